@@ -1,0 +1,11 @@
+//! Pipeline definitions: the YAML format, its model, validation and versions.
+
+pub mod calendar;
+pub mod duration;
+pub mod model;
+pub mod parse;
+pub mod validate;
+pub mod set;
+mod yaml;
+
+pub use model::*;
