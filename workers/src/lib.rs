@@ -1,5 +1,17 @@
 //! Side effects of the pipeline, run as apalis jobs and cron: notifications (email, SMS),
-//! provincial supervision sync, due timers, anti-cheat screening, credit award.
+//! provincial supervision sync, due timers, anti-cheat screening, credit award and the
+//! credit card.
 
+pub mod actions;
+pub mod cron;
+pub mod dispatcher;
+pub mod environment;
+pub mod jobs;
 pub mod notify;
+mod notify_action;
 pub mod provincial;
+pub mod queues;
+pub mod records;
+pub mod runtime;
+pub mod services;
+mod sync_action;

@@ -148,7 +148,7 @@ both_backends!(retries_follow_policy_then_raise_incident, |db: Db| async move {
 
     let mut delays = Vec::new();
     loop {
-        let claimed = engine.claim_due_actions(10).await.unwrap();
+        let claimed = engine.claim_due_actions(&["notify", "sync", "job"], 10).await.unwrap();
         if claimed.is_empty() {
             match engine.next_due_ms().await.unwrap() {
                 Some(next) if next > clock.now_utc().timestamp_millis() && delays.len() < 10 => {
@@ -175,8 +175,8 @@ both_backends!(retries_follow_policy_then_raise_incident, |db: Db| async move {
 both_backends!(non_retryable_error_stops_at_once, |db: Db| async move {
     let (engine, _) = engine_on(db).await;
     start(&engine, "op-1").await;
-    let entry = engine.claim_due_actions(10).await.unwrap().remove(0);
-    assert!(engine.claim_due_actions(10).await.unwrap().is_empty(), "a claimed attempt is not handed out twice");
+    let entry = engine.claim_due_actions(&["notify", "sync", "job"], 10).await.unwrap().remove(0);
+    assert!(engine.claim_due_actions(&["notify", "sync", "job"], 10).await.unwrap().is_empty(), "a claimed attempt is not handed out twice");
     let outcome = engine.fail_action(&entry.id, 1, "rejected", "422 invalid record").await.unwrap();
     assert!(matches!(outcome, workflows::runtime::outbox::FailureOutcome::Incident(_)));
     // A late report of the same attempt changes nothing.

@@ -76,7 +76,9 @@ pub enum FailureOutcome {
 impl Engine {
     /// Claims up to `limit` due entries for dispatch and returns them. Each entry is
     /// claimed by one caller only.
-    pub async fn claim_due_actions(&self, limit: i64) -> Result<Vec<OutboxEntry>, EngineError> {
+    /// Entries whose kind is not in `kinds` are left pending (a provincial record waits
+    /// while no endpoint is configured).
+    pub async fn claim_due_actions(&self, kinds: &[&str], limit: i64) -> Result<Vec<OutboxEntry>, EngineError> {
         let now_ms = self.now_ms();
         let wall_ms = chrono::Utc::now().timestamp_millis();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -92,6 +94,9 @@ impl Engine {
         let mut claimed = Vec::new();
         for row in rows {
             let entry = OutboxEntry::from_row(&row)?;
+            if !kinds.contains(&entry.kind.as_str()) {
+                continue;
+            }
             let dispatched: i64 = row.try_get("dispatched_attempt")?;
             let attempt = entry.attempt();
             // The lease is measured on the wall clock: it covers a worker that died,
@@ -206,6 +211,22 @@ impl Engine {
         effects::append_history(&mut tx, &instance_id, now_ms, &[entry]).await?;
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Puts `attempt` of entry `id` off until `until_ms` without counting it as a failure
+    /// (an SMS held through quiet hours). Returns false for a stale report.
+    pub async fn defer_action(&self, id: &str, attempt: i64, until_ms: i64, reason: &str) -> Result<bool, EngineError> {
+        let updated = sqlx::query(
+            "UPDATE wf_outbox SET due_at = $1, dispatched_attempt = attempts, last_error = $2
+             WHERE id = $3 AND status = 'pending' AND attempts + 1 = $4",
+        )
+        .bind(until_ms)
+        .bind(format!("deferred: {reason}"))
+        .bind(id)
+        .bind(attempt)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
     }
 
     /// Counts entries by status, for the demo summary and metrics.

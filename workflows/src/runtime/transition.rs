@@ -289,7 +289,7 @@ impl Engine {
             event_id: Some(&event.id),
             from: Some(&state.id),
             to: Some(&target.id),
-            detail: json!({ "payload": event.payload }),
+            detail: json!({ "payload": public_payload(&event.payload) }),
         };
         effects::append_history(tx, instance_id, now_ms, &[entry]).await?;
 
@@ -404,7 +404,7 @@ impl Engine {
             event_id: Some(&event.id),
             from: Some(&state),
             to: None,
-            detail: json!({ "reason": reason, "payload": event.payload }),
+            detail: json!({ "reason": reason, "payload": public_payload(&event.payload) }),
         };
         effects::append_history(tx, &instance.id, now_ms, &[entry]).await?;
         tracing::info!(instance = %instance.id, event = %event.name, event_id = %event.id, state = %state, outcome = kind, reason, "event not applied");
@@ -422,4 +422,10 @@ async fn record_event(tx: &mut Transaction<'static, Any>, event: &EventIn, insta
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Returns the payload without fields named `secret_*` (login codes and the like), which
+/// the outbox needs once but history must never keep.
+fn public_payload(payload: &JsonMap) -> JsonMap {
+    payload.iter().filter(|(name, _)| !name.starts_with("secret_")).map(|(name, value)| (name.clone(), value.clone())).collect()
 }

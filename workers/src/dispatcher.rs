@@ -1,0 +1,65 @@
+//! Hands due outbox entries and timers to the apalis queues.
+//!
+//! The dispatcher wakes when a transition commits (the engine's `work_ready`) or every
+//! `poll` interval, whichever comes first. Claiming an entry is a conditional update, so
+//! several dispatchers in several processes never hand out one attempt twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::queues::{ActionJob, JobQueues, TimerJob, queue_for};
+use crate::services::Services;
+
+/// Entries and timers handed out per pass.
+const BATCH: i64 = 200;
+
+/// Runs until `shutdown` turns true.
+pub async fn run(services: Arc<Services>, queues: JobQueues, poll: Duration, mut shutdown: watch::Receiver<bool>) {
+    tracing::info!(poll_ms = poll.as_millis() as u64, "dispatcher started");
+    loop {
+        let handed = match dispatch_once(&services, &queues).await {
+            Ok(count) => count,
+            Err(error) => {
+                tracing::error!(%error, "dispatch pass failed; retrying after the poll interval");
+                0
+            }
+        };
+
+        // A full batch means more is waiting: go again at once.
+        if handed as i64 >= BATCH {
+            continue;
+        }
+        let notified = services.engine.work_ready.notified();
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.changed() => {
+                tracing::info!("dispatcher stopped");
+                return;
+            }
+        }
+    }
+}
+
+/// Performs one pass and returns how many jobs it queued.
+pub async fn dispatch_once(services: &Services, queues: &JobQueues) -> Result<usize, String> {
+    let engine = &services.engine;
+    let mut handed = 0;
+
+    let kinds = services.action_kinds();
+    let entries = engine.claim_due_actions(&kinds, BATCH).await.map_err(|e| e.to_string())?;
+    for entry in entries {
+        let job_name = entry.action.pointer("/action/name").and_then(|v| v.as_str());
+        let queue = queue_for(&entry.kind, job_name);
+        queues.push_action(queue, ActionJob { outbox_id: entry.id.clone(), attempt: entry.attempt() }).await?;
+        handed += 1;
+    }
+
+    for timer in engine.due_timers(BATCH).await.map_err(|e| e.to_string())? {
+        queues.push_timer(TimerJob { timer_id: timer.id }).await?;
+        handed += 1;
+    }
+    Ok(handed)
+}

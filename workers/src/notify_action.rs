@@ -1,0 +1,238 @@
+//! The `notify` action: renders a template for each recipient and channel and sends it.
+//!
+//! Each (entry, channel, recipient) is one delivery with its own idempotency key, logged
+//! in `deliveries`; a retried entry skips deliveries that already went out. Non-urgent
+//! SMS is held through quiet hours (21:00–08:00 Beijing time) and sent at 08:00.
+
+use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono_tz::Asia::Shanghai;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use workflows::runtime::outbox::OutboxEntry;
+
+use crate::actions::{ActionError, Done};
+use crate::notify::{Channel, DeliveryErrorKind, EmailMessage, SmsMessage, mask_mobile};
+use crate::records::{self, OperatorRow};
+use crate::services::Services;
+
+/// Quiet hours for non-urgent SMS, Beijing time: from 21:00 to 08:00.
+const QUIET_FROM_HOUR: u32 = 21;
+const QUIET_UNTIL_HOUR: u32 = 8;
+
+pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -> Result<Done, ActionError> {
+    let pool = &services.engine.db.pool;
+    let template = action.get("template").and_then(Value::as_str).ok_or_else(|| ActionError::invalid("notify without template"))?;
+    let urgent = action.get("urgent").and_then(Value::as_bool).unwrap_or(false);
+    let channels = strings(action.get("channels"));
+    let recipients = strings(action.get("to"));
+    let subject = entry.action.get("subject").cloned().unwrap_or(Value::Null);
+
+    // Step 1: hold non-urgent SMS in quiet hours.
+    let now = services.engine.clock.now();
+    if !urgent && channels.iter().any(|c| c == "sms") {
+        if let Some(until) = quiet_hours_end(now) {
+            return Ok(Done::DeferredUntil { until_ms: until.timestamp_millis(), reason: "quiet hours".into() });
+        }
+    }
+
+    // Step 2: gather the template's data and the addresses.
+    let operator = records::operator_of_subject(pool, &subject).await?;
+    let data = template_data(services, entry, operator.as_ref()).await?;
+    let addresses = resolve(pool, &recipients, &subject, operator.as_ref()).await?;
+
+    // Step 3: one delivery per channel and address.
+    let mut sent = Vec::new();
+    for channel in &channels {
+        for address in &addresses {
+            let to = match channel.as_str() {
+                "sms" => address.mobile.clone(),
+                _ => address.email.clone(),
+            };
+            let Some(to) = to.filter(|value| !value.is_empty()) else { continue };
+            let key = delivery_key(&entry.id, channel, &to);
+            if already_sent(pool, &key).await? {
+                continue;
+            }
+            let receipt = deliver(services, channel, template, &to, &data, &key).await?;
+            record_delivery(services, &key, channel, &to, template, &receipt).await?;
+            sent.push(json!({ "channel": channel, "to": mask(channel, &to), "message_id": receipt }));
+        }
+    }
+    Ok(Done::Completed(json!({ "sent": sent })))
+}
+
+/// Returns 08:00 Beijing time after `now` when `now` lies in quiet hours.
+fn quiet_hours_end(now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let local = now.with_timezone(&Shanghai);
+    let hour = local.hour();
+    if (QUIET_UNTIL_HOUR..QUIET_FROM_HOUR).contains(&hour) {
+        return None;
+    }
+    let date = if hour >= QUIET_FROM_HOUR { local.date_naive() + Duration::days(1) } else { local.date_naive() };
+    let eight = date.and_hms_opt(QUIET_UNTIL_HOUR, 0, 0)?.and_local_timezone(Shanghai).single()?;
+    Some(eight.with_timezone(&Utc))
+}
+
+struct Address {
+    mobile: Option<String>,
+    email: Option<String>,
+}
+
+async fn resolve(pool: &sqlx::AnyPool, recipients: &[String], subject: &Value, operator: Option<&OperatorRow>) -> Result<Vec<Address>, ActionError> {
+    let mut addresses = Vec::new();
+    for recipient in recipients {
+        match recipient.as_str() {
+            "applicant" => {
+                let mobile = subject.get("mobile").and_then(Value::as_str).map(str::to_string);
+                addresses.push(Address { mobile, email: None });
+            }
+            "operator" => {
+                if let Some(operator) = operator {
+                    addresses.push(Address { mobile: Some(operator.mobile.clone()), email: operator.email.clone() });
+                }
+            }
+            "unit_admin" => {
+                if let Some(unit_id) = operator.and_then(|o| o.unit_id.as_deref()) {
+                    for (mobile, email) in records::unit_admins(pool, unit_id).await? {
+                        addresses.push(Address { mobile, email });
+                    }
+                }
+            }
+            other => return Err(ActionError::invalid(format!("unknown recipient {other}"))),
+        }
+    }
+    Ok(addresses)
+}
+
+/// Builds the fields templates may use from the instance snapshot and the records.
+async fn template_data(services: &Services, entry: &OutboxEntry, operator: Option<&OperatorRow>) -> Result<Value, ActionError> {
+    let pool = &services.engine.db.pool;
+    let snapshot = &entry.action;
+    let subject = snapshot.get("subject").cloned().unwrap_or(Value::Null);
+    let context = snapshot.get("context").cloned().unwrap_or(Value::Null);
+    let payload = snapshot.get("payload").cloned().unwrap_or(Value::Null);
+    let item_code = subject.get("item").and_then(Value::as_str).unwrap_or_default();
+    let item_name = services.catalogue.item(item_code).map(|item| item.name.clone()).unwrap_or_else(|| item_code.to_string());
+    let year = subject.get("year").and_then(Value::as_str).unwrap_or_default().to_string();
+
+    let mut data = json!({
+        "name": operator.and_then(|o| o.name.clone()).unwrap_or_default(),
+        "year": year,
+        "item_name": item_name,
+        "credits": context.get("credits").cloned().unwrap_or(json!(0)),
+        "required": context.get("required_credits").cloned().unwrap_or(json!(20)),
+        "pass_mark": context.get("pass_mark").cloned().unwrap_or(json!(70)),
+        "code": payload.get("secret_code").cloned().unwrap_or(Value::Null),
+        "minutes": payload.get("minutes").cloned().unwrap_or(Value::Null),
+        "reason": payload.get("reason").cloned().unwrap_or(json!("")),
+        "score": "",
+        "card_no": "",
+    });
+
+    if let Some(attempt_id) = payload.get("attempt_id").and_then(Value::as_str) {
+        let score: Option<f64> = sqlx::query_scalar("SELECT score FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_optional(pool).await?.flatten();
+        data["score"] = json!(score.map(|s| format!("{s:.1}")).unwrap_or_default());
+    }
+    if let (Some(operator), Ok(year)) = (operator, year.parse::<i64>()) {
+        let row = sqlx::query("SELECT card_no, revoke_reason FROM cards WHERE operator_id = $1 AND year = $2 AND item_code = $3 ORDER BY issued_at DESC LIMIT 1")
+            .bind(&operator.id)
+            .bind(year)
+            .bind(item_code)
+            .fetch_optional(pool)
+            .await?;
+        if let Some(row) = row {
+            data["card_no"] = json!(row.get::<String, _>(0));
+            if let Some(reason) = row.get::<Option<String>, _>(1) {
+                data["reason"] = json!(reason);
+            }
+        }
+    }
+    Ok(data)
+}
+
+async fn deliver(services: &Services, channel: &str, template: &str, to: &str, data: &Value, key: &str) -> Result<String, ActionError> {
+    let channel_kind = if channel == "sms" { Channel::Sms } else { Channel::Email };
+    let rendered = services
+        .templates
+        .render(channel_kind, template, "zh-CN", data)
+        .map_err(|error| ActionError::invalid(format!("template {template}: {error}")))?;
+    let result = match channel_kind {
+        Channel::Sms => {
+            let message = SmsMessage { to: to.to_string(), body: rendered.body, template: template.to_string(), params: data.clone(), idempotency_key: key.to_string() };
+            services.sms.send(&message).await
+        }
+        Channel::Email => {
+            let message = EmailMessage { to: to.to_string(), subject: rendered.subject.unwrap_or_default(), body: rendered.body, idempotency_key: key.to_string() };
+            services.email.send(&message).await
+        }
+    };
+    match result {
+        Ok(receipt) => Ok(receipt.provider_message_id),
+        Err(error) if error.kind == DeliveryErrorKind::Retryable => Err(ActionError::retryable(error.message)),
+        Err(error) => Err(ActionError::rejected(error.message)),
+    }
+}
+
+async fn already_sent(pool: &sqlx::AnyPool, key: &str) -> Result<bool, ActionError> {
+    let row = sqlx::query("SELECT 1 FROM deliveries WHERE idempotency_key = $1 AND status = 'sent'").bind(key).fetch_optional(pool).await?;
+    Ok(row.is_some())
+}
+
+async fn record_delivery(services: &Services, key: &str, channel: &str, to: &str, template: &str, message_id: &str) -> Result<(), ActionError> {
+    let result = sqlx::query(
+        "INSERT INTO deliveries (idempotency_key, channel, recipient_masked, template, status, provider_message_id, created_at)
+         VALUES ($1, $2, $3, $4, 'sent', $5, $6)",
+    )
+    .bind(key)
+    .bind(channel)
+    .bind(mask(channel, to))
+    .bind(template)
+    .bind(message_id)
+    .bind(services.engine.now_ms())
+    .execute(&services.engine.db.pool)
+    .await;
+    match result {
+        Err(error) if workflows::db::is_unique_violation(&error) => Ok(()),
+        other => other.map(|_| ()).map_err(ActionError::from),
+    }
+}
+
+/// Returns the delivery key: entry, channel and a hash of the address, so the key
+/// (which reaches file names and provider logs) carries no personal data.
+fn delivery_key(entry_id: &str, channel: &str, to: &str) -> String {
+    let digest = hex::encode(Sha256::digest(to.as_bytes()));
+    format!("{entry_id}:{channel}:{}", &digest[..12])
+}
+
+fn mask(channel: &str, to: &str) -> String {
+    if channel == "sms" {
+        return mask_mobile(to);
+    }
+    match to.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".to_string(),
+    }
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value.and_then(Value::as_array).map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn quiet_hours_hold_until_eight_beijing() {
+        // 13:30 UTC is 21:30 Beijing: held until 08:00 next day = 00:00 UTC.
+        let evening = Utc.with_ymd_and_hms(2026, 3, 5, 13, 30, 0).unwrap();
+        assert_eq!(quiet_hours_end(evening), Some(Utc.with_ymd_and_hms(2026, 3, 6, 0, 0, 0).unwrap()));
+        // 22:00 UTC on 5 March is 06:00 Beijing on 6 March: held until 08:00 that morning.
+        let early = Utc.with_ymd_and_hms(2026, 3, 5, 22, 0, 0).unwrap();
+        assert_eq!(quiet_hours_end(early), Some(Utc.with_ymd_and_hms(2026, 3, 6, 0, 0, 0).unwrap()));
+        // 02:00 UTC is 10:00 Beijing: not quiet.
+        assert_eq!(quiet_hours_end(Utc.with_ymd_and_hms(2026, 3, 5, 2, 0, 0).unwrap()), None);
+    }
+}

@@ -1,0 +1,129 @@
+//! The apalis job queues on SQLite or PostgreSQL, behind one enum.
+//!
+//! apalis storages of the two backends are different types, so every operation
+//! matches on [`JobQueues`]. Jobs carry only ids; the engine's outbox and timer rows
+//! hold the work and its state. apalis is told `max_attempts(1)`: retries belong to
+//! the engine's policy, scheduled on its clock, so no second retry layer multiplies
+//! attempts.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+/// One attempt of one outbox entry.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ActionJob {
+    pub outbox_id: String,
+    pub attempt: i64,
+}
+
+/// One due timer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TimerJob {
+    pub timer_id: String,
+}
+
+/// The named queues. Names are fixed strings so that renaming a Rust type never
+/// orphans queued jobs.
+pub const NOTIFY_QUEUE: &str = "certflow.notify";
+pub const SYNC_QUEUE: &str = "certflow.provincial_sync";
+pub const CREDIT_QUEUE: &str = "certflow.credit";
+pub const SCREENING_QUEUE: &str = "certflow.screening";
+pub const TIMER_QUEUE: &str = "certflow.timer";
+
+/// The queues that carry [`ActionJob`]s.
+pub const ACTION_QUEUES: [&str; 4] = [NOTIFY_QUEUE, SYNC_QUEUE, CREDIT_QUEUE, SCREENING_QUEUE];
+
+/// Returns the queue for an outbox entry of `kind` (and job `name` for jobs).
+pub fn queue_for(kind: &str, job_name: Option<&str>) -> &'static str {
+    match (kind, job_name) {
+        ("notify", _) => NOTIFY_QUEUE,
+        ("sync", _) => SYNC_QUEUE,
+        (_, Some(name)) if name.starts_with("screen") || name == "finalize_exam" => SCREENING_QUEUE,
+        _ => CREDIT_QUEUE,
+    }
+}
+
+/// The job storage's connection pool.
+#[derive(Clone, Debug)]
+pub enum JobQueues {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl JobQueues {
+    /// Opens the job storage at `url` and creates its tables.
+    pub async fn connect(url: &str) -> Result<JobQueues, sqlx::Error> {
+        if url.starts_with("sqlite:") {
+            // apalis's setup turns synchronous off on its connection; the pool is opened
+            // with our own options so every connection keeps WAL, FULL and a busy timeout.
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(15));
+            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+            SqliteStorage::setup(&pool).await.map_err(|error| sqlx::Error::Configuration(error.to_string().into()))?;
+            sqlx::query("PRAGMA synchronous = FULL").execute(&pool).await?;
+            Ok(JobQueues::Sqlite(pool))
+        } else {
+            let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+            sqlx::query("CREATE EXTENSION IF NOT EXISTS hstore").execute(&pool).await?;
+            PostgresStorage::setup(&pool).await.map_err(|error| sqlx::Error::Configuration(error.to_string().into()))?;
+            Ok(JobQueues::Postgres(pool))
+        }
+    }
+
+    /// Pushes an action job; a job with the same key already queued is left alone.
+    pub async fn push_action(&self, queue: &str, job: ActionJob) -> Result<(), String> {
+        let key = format!("{}:{}", job.outbox_id, job.attempt);
+        let task = TaskBuilder::new(job).idempotency_key(key).max_attempts(1).build();
+        let result = match self {
+            JobQueues::Sqlite(pool) => {
+                let config = apalis_sqlite::Config::default().queue(queue);
+                SqliteStorage::<ActionJob>::new(pool).with_config(config).push_task(task).await.map_err(|e| e.to_string())
+            }
+            JobQueues::Postgres(pool) => {
+                let config = apalis_postgres::Config::default().queue(queue);
+                PostgresStorage::<ActionJob>::new(pool).with_config(config).push_task(task).await.map_err(|e| e.to_string())
+            }
+        };
+        ignore_duplicate(result)
+    }
+
+    /// Pushes a timer job. The key is the timer id and the current wall-clock minute: a
+    /// timer seen due on every pass is queued once a minute at most, and a timer whose
+    /// job failed is queued again the next minute. Firing is idempotent in the engine.
+    pub async fn push_timer(&self, job: TimerJob) -> Result<(), String> {
+        let minute = chrono::Utc::now().timestamp() / 60;
+        let key = format!("timer:{}:{minute}", job.timer_id);
+        let task = TaskBuilder::new(job).idempotency_key(key).max_attempts(1).build();
+        let result = match self {
+            JobQueues::Sqlite(pool) => {
+                let config = apalis_sqlite::Config::default().queue(TIMER_QUEUE);
+                SqliteStorage::<TimerJob>::new(pool).with_config(config).push_task(task).await.map_err(|e| e.to_string())
+            }
+            JobQueues::Postgres(pool) => {
+                let config = apalis_postgres::Config::default().queue(TIMER_QUEUE);
+                PostgresStorage::<TimerJob>::new(pool).with_config(config).push_task(task).await.map_err(|e| e.to_string())
+            }
+        };
+        ignore_duplicate(result)
+    }
+}
+
+// PostgreSQL reports a repeated idempotency key as a unique violation (SQLSTATE 23505);
+// SQLite ignores the second push. Both mean the job is already queued.
+fn ignore_duplicate(result: Result<(), String>) -> Result<(), String> {
+    match result {
+        Err(message) if message.contains("23505") || message.contains("duplicate key") => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,134 @@
+//! The `sync` action: pushes one record to the provincial supervision platform.
+//!
+//! The record's idempotency key is the outbox entry id, so a retried or repeated push
+//! is acknowledged as a duplicate by the receiver. Each operator's records carry an
+//! increasing sequence number, assigned on the first attempt and kept in
+//! `sync_records`, so the receiver can hold a record until its predecessor arrives.
+
+use serde_json::{Value, json};
+use sqlx::Row;
+use workflows::runtime::outbox::OutboxEntry;
+
+use crate::actions::{ActionError, Done};
+use crate::provincial::{RecordKind, SyncErrorKind, SyncRecord};
+use crate::records;
+use crate::services::Services;
+
+pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -> Result<Done, ActionError> {
+    let Some(client) = &services.provincial else {
+        return Err(ActionError::retryable("no provincial endpoint configured"));
+    };
+    let pool = &services.engine.db.pool;
+    let record_name = action.get("record").and_then(Value::as_str).unwrap_or_default();
+    let kind = RecordKind::from_wire(record_name).ok_or_else(|| ActionError::invalid(format!("unknown record kind {record_name}")))?;
+
+    // Step 1: the body, from the instance snapshot and the records it names.
+    let subject = entry.action.get("subject").cloned().unwrap_or(Value::Null);
+    let operator = records::operator_of_subject(pool, &subject).await?.ok_or_else(|| ActionError::retryable("operator record not found yet"))?;
+    let body = record_body(services, entry, &operator, kind).await?;
+
+    // Step 2: the operator's sequence number, assigned once per record.
+    let operator_ref = operator.id.clone();
+    let sequence = assign_sequence(services, &entry.id, &operator_ref, kind, &body).await?;
+
+    // Step 3: push and classify.
+    let record = SyncRecord {
+        kind,
+        idempotency_key: entry.id.clone(),
+        operator_ref,
+        sequence: sequence as u64,
+        occurred_at: services.engine.clock.now(),
+        body,
+    };
+    match client.push(&record).await {
+        Ok(delivered) => {
+            sqlx::query("UPDATE sync_records SET status = 'delivered', ack_id = $1, delivered_at = $2 WHERE idempotency_key = $3")
+                .bind(&delivered.ack_id)
+                .bind(services.engine.now_ms())
+                .bind(&entry.id)
+                .execute(pool)
+                .await?;
+            Ok(Done::Completed(json!({ "ack_id": delivered.ack_id, "duplicate": delivered.duplicate, "sequence": sequence })))
+        }
+        Err(error) if error.kind == SyncErrorKind::Retryable => Err(ActionError::retryable(error.to_string())),
+        Err(error) => {
+            sqlx::query("UPDATE sync_records SET status = 'rejected' WHERE idempotency_key = $1").bind(&entry.id).execute(pool).await?;
+            Err(ActionError::rejected(error.to_string()))
+        }
+    }
+}
+
+async fn assign_sequence(services: &Services, key: &str, operator_ref: &str, kind: RecordKind, body: &Value) -> Result<i64, ActionError> {
+    let engine = &services.engine;
+    let mut tx = engine.db.begin_write().await?;
+    let existing: Option<i64> = sqlx::query_scalar("SELECT sequence FROM sync_records WHERE idempotency_key = $1").bind(key).fetch_optional(&mut *tx).await?;
+    if let Some(sequence) = existing {
+        tx.commit().await?;
+        return Ok(sequence);
+    }
+    let last: Option<i64> = sqlx::query_scalar("SELECT last_sequence FROM sync_sequences WHERE operator_ref = $1").bind(operator_ref).fetch_optional(&mut *tx).await?;
+    let sequence = last.unwrap_or(0) + 1;
+    if last.is_some() {
+        sqlx::query("UPDATE sync_sequences SET last_sequence = $1 WHERE operator_ref = $2").bind(sequence).bind(operator_ref).execute(&mut *tx).await?;
+    } else {
+        sqlx::query("INSERT INTO sync_sequences (operator_ref, last_sequence) VALUES ($1, $2)").bind(operator_ref).bind(sequence).execute(&mut *tx).await?;
+    }
+    sqlx::query(
+        "INSERT INTO sync_records (idempotency_key, operator_ref, sequence, kind, body, status, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+    )
+    .bind(key)
+    .bind(operator_ref)
+    .bind(sequence)
+    .bind(kind.as_str())
+    .bind(body.to_string())
+    .bind(engine.now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(sequence)
+}
+
+/// Builds the JSON body of a record kind. Personal numbers leave masked except the ID
+/// number in `operator` records, which the regulator matches certificates by.
+async fn record_body(services: &Services, entry: &OutboxEntry, operator: &records::OperatorRow, kind: RecordKind) -> Result<Value, ActionError> {
+    let pool = &services.engine.db.pool;
+    let subject = entry.action.get("subject").cloned().unwrap_or(Value::Null);
+    let context = entry.action.get("context").cloned().unwrap_or(Value::Null);
+    let payload = entry.action.get("payload").cloned().unwrap_or(Value::Null);
+    let unit_uscc: Option<String> = match &operator.unit_id {
+        Some(unit_id) => sqlx::query_scalar("SELECT uscc FROM units WHERE id = $1").bind(unit_id).fetch_optional(pool).await?,
+        None => None,
+    };
+    let body = match kind {
+        RecordKind::Operator => json!({ "name": operator.name, "id_number": operator.id_number, "unit_uscc": unit_uscc }),
+        RecordKind::Affiliation => json!({ "unit_uscc": unit_uscc }),
+        RecordKind::Enrollment => json!({ "year": subject.get("year"), "item_code": subject.get("item") }),
+        RecordKind::ExamAttempt => {
+            let attempt_id = payload.get("attempt_id").and_then(Value::as_str).unwrap_or_default();
+            let row = sqlx::query("SELECT score, passed, started_at, finished_at FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_optional(pool).await?;
+            let row = row.ok_or_else(|| ActionError::retryable(format!("exam attempt {attempt_id} not found yet")))?;
+            json!({
+                "attempt_id": attempt_id,
+                "item_code": subject.get("item"),
+                "year": subject.get("year"),
+                "score": row.get::<Option<f64>, _>(0),
+                "passed": row.get::<Option<i64>, _>(1).map(|p| p == 1),
+                "started_at": row.get::<i64, _>(2),
+                "finished_at": row.get::<Option<i64>, _>(3),
+            })
+        }
+        RecordKind::Credit => json!({ "year": subject.get("year"), "item_code": subject.get("item"), "credits": context.get("credits") }),
+        RecordKind::CardIssued | RecordKind::CardRevoked => {
+            let row = sqlx::query("SELECT card_no, issued_at, revoked_at, unit_name FROM cards WHERE operator_id = $1 AND year = $2 AND item_code = $3 ORDER BY issued_at DESC LIMIT 1")
+                .bind(&operator.id)
+                .bind(subject.get("year").and_then(Value::as_str).and_then(|y| y.parse::<i64>().ok()).unwrap_or_default())
+                .bind(subject.get("item").and_then(Value::as_str).unwrap_or_default())
+                .fetch_optional(pool)
+                .await?;
+            let row = row.ok_or_else(|| ActionError::retryable("card not issued yet"))?;
+            json!({ "card_no": row.get::<String, _>(0), "issued_at": row.get::<i64, _>(1), "revoked_at": row.get::<Option<i64>, _>(2), "unit_name": row.get::<Option<String>, _>(3) })
+        }
+        _ => json!({ "event": entry.action.get("event"), "payload": payload, "subject": subject }),
+    };
+    Ok(body)
+}
