@@ -53,7 +53,7 @@ pub async fn dispatch_once(services: &Services, queues: &JobQueues) -> Result<us
     for entry in entries {
         let job_name = entry.action.pointer("/action/name").and_then(|v| v.as_str());
         let queue = queue_for(&entry.kind, job_name);
-        queues.push_action(queue, ActionJob { outbox_id: entry.id.clone(), attempt: entry.attempt() }).await?;
+        queues.push_action(queue, ActionJob { outbox_id: entry.id.clone(), attempt: entry.attempt(), key: entry.job_key() }).await?;
         handed += 1;
     }
 

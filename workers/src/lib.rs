@@ -3,6 +3,7 @@
 //! credit card.
 
 pub mod actions;
+pub mod courseware_store;
 pub mod cron;
 pub mod dispatcher;
 pub mod environment;

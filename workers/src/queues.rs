@@ -22,6 +22,8 @@ use sqlx::{PgPool, SqlitePool};
 pub struct ActionJob {
     pub outbox_id: String,
     pub attempt: i64,
+    /// The job's idempotency key, from [`workflows::runtime::outbox::OutboxEntry::job_key`].
+    pub key: String,
 }
 
 /// One due timer.
@@ -83,7 +85,7 @@ impl JobQueues {
 
     /// Pushes an action job; a job with the same key already queued is left alone.
     pub async fn push_action(&self, queue: &str, job: ActionJob) -> Result<(), String> {
-        let key = format!("{}:{}", job.outbox_id, job.attempt);
+        let key = job.key.clone();
         let task = TaskBuilder::new(job).idempotency_key(key).max_attempts(1).build();
         let result = match self {
             JobQueues::Sqlite(pool) => {

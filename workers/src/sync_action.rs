@@ -27,7 +27,12 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -
     let operator = records::operator_of_subject(pool, &subject).await?.ok_or_else(|| ActionError::retryable("operator record not found yet"))?;
     let body = record_body(services, entry, &operator, kind).await?;
 
-    // Step 2: the operator's sequence number, assigned once per record.
+    // Step 2: the operator's sequence number, assigned once per record, after every
+    // earlier record of the same instance.
+    let sequence_known = sqlx::query("SELECT 1 FROM sync_records WHERE idempotency_key = $1").bind(&entry.id).fetch_optional(pool).await?.is_some();
+    if !sequence_known && earlier_pending(services, entry).await? {
+        return Ok(Done::DeferredUntil { until_ms: services.engine.now_ms(), reason: "an earlier record of this instance is pending".into() });
+    }
     let operator_ref = operator.id.clone();
     let sequence = assign_sequence(services, &entry.id, &operator_ref, kind, &body).await?;
 
@@ -66,13 +71,16 @@ async fn assign_sequence(services: &Services, key: &str, operator_ref: &str, kin
         tx.commit().await?;
         return Ok(sequence);
     }
-    let last: Option<i64> = sqlx::query_scalar("SELECT last_sequence FROM sync_sequences WHERE operator_ref = $1").bind(operator_ref).fetch_optional(&mut *tx).await?;
-    let sequence = last.unwrap_or(0) + 1;
-    if last.is_some() {
-        sqlx::query("UPDATE sync_sequences SET last_sequence = $1 WHERE operator_ref = $2").bind(sequence).bind(operator_ref).execute(&mut *tx).await?;
-    } else {
-        sqlx::query("INSERT INTO sync_sequences (operator_ref, last_sequence) VALUES ($1, $2)").bind(operator_ref).bind(sequence).execute(&mut *tx).await?;
-    }
+
+    // One atomic upsert: two records of one operator assigned at once get 1 and 2.
+    let sequence: i64 = sqlx::query_scalar(
+        "INSERT INTO sync_sequences (operator_ref, last_sequence) VALUES ($1, 1)
+         ON CONFLICT (operator_ref) DO UPDATE SET last_sequence = sync_sequences.last_sequence + 1
+         RETURNING last_sequence",
+    )
+    .bind(operator_ref)
+    .fetch_one(&mut *tx)
+    .await?;
     sqlx::query(
         "INSERT INTO sync_records (idempotency_key, operator_ref, sequence, kind, body, status, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
     )
@@ -86,6 +94,21 @@ async fn assign_sequence(services: &Services, key: &str, operator_ref: &str, kin
     .await?;
     tx.commit().await?;
     Ok(sequence)
+}
+
+/// Returns whether an older sync entry of the same instance is still pending. Records of
+/// one instance are numbered and sent in the order their transitions recorded them.
+async fn earlier_pending(services: &Services, entry: &OutboxEntry) -> Result<bool, ActionError> {
+    let row = sqlx::query(
+        "SELECT 1 FROM wf_outbox WHERE instance_id = $1 AND kind = 'sync' AND status = 'pending'
+           AND (created_at < $2 OR (created_at = $2 AND id < $3)) LIMIT 1",
+    )
+    .bind(&entry.instance_id)
+    .bind(entry.created_at)
+    .bind(&entry.id)
+    .fetch_optional(&services.engine.db.pool)
+    .await?;
+    Ok(row.is_some())
 }
 
 /// Builds the JSON body of a record kind. Personal numbers leave masked except the ID

@@ -33,6 +33,10 @@ pub struct OutboxEntry {
     pub attempts: i64,
     pub due_at: i64,
     pub last_error: Option<String>,
+    /// Wall-clock ms of the hand-out that claimed this attempt; part of the job key, so
+    /// an attempt deferred or leased out again is queued anew.
+    pub dispatched_at: i64,
+    pub created_at: i64,
 }
 
 impl OutboxEntry {
@@ -46,6 +50,8 @@ impl OutboxEntry {
             attempts: row.try_get("attempts")?,
             due_at: row.try_get("due_at")?,
             last_error: row.try_get("last_error")?,
+            dispatched_at: row.try_get::<Option<i64>, _>("dispatched_at")?.unwrap_or(0),
+            created_at: row.try_get("created_at")?,
         })
     }
 
@@ -54,13 +60,13 @@ impl OutboxEntry {
         self.attempts + 1
     }
 
-    /// The idempotency key of this attempt's job: the entry id and attempt number.
+    /// The idempotency key of this hand-out's job: entry id, attempt and hand-out time.
     pub fn job_key(&self) -> String {
-        format!("{}:{}", self.id, self.attempt())
+        format!("{}:{}:{}", self.id, self.attempt(), self.dispatched_at)
     }
 }
 
-const COLUMNS: &str = "id, instance_id, kind, action, status, attempts, due_at, last_error";
+const COLUMNS: &str = "id, instance_id, kind, action, status, attempts, due_at, last_error, dispatched_at, created_at";
 
 /// What a failed attempt led to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,7 +99,7 @@ impl Engine {
 
         let mut claimed = Vec::new();
         for row in rows {
-            let entry = OutboxEntry::from_row(&row)?;
+            let mut entry = OutboxEntry::from_row(&row)?;
             if !kinds.contains(&entry.kind.as_str()) {
                 continue;
             }
@@ -113,6 +119,7 @@ impl Engine {
             .execute(&self.db.pool)
             .await?;
             if result.rows_affected() == 1 {
+                entry.dispatched_at = wall_ms;
                 if dispatched >= attempt {
                     tracing::warn!(outbox = %entry.id, attempt, "lease expired; dispatching attempt again");
                 }
