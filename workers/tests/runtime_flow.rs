@@ -2,87 +2,12 @@
 //! through the dispatcher and the apalis queues to the SMS file outbox and to the
 //! provincial simulator on loopback, exactly once each.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
-use chrono::{TimeZone, Utc};
-use domain::catalogue::Catalogue;
-use domain::courseware::Courseware;
-use workers::environment::WorkerEnvironment;
-use workers::notify::{EmailSender, SmsSender, Templates};
-use workers::provincial::sim::{SimOptions, SimState, serve_on};
-use workers::provincial::{ProvincialClient, ProvincialConfig};
-use workers::queues::JobQueues;
-use workers::runtime::{self, Roles};
-use workers::services::Services;
+use support::{harness, sms_lines, wait_for};
 use workflows::both_backends;
 use workflows::db::Db;
-use workflows::definition::set::DefinitionSet;
-use workflows::runtime::{Engine, EventIn, EventOutcome};
-use workflows::testing::TempDir;
-use workflows::SimClock;
-
-const DEFINITIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../definitions");
-
-struct Harness {
-    engine: Engine,
-    sim: SimState,
-    dir: TempDir,
-    handle: runtime::WorkerHandle,
-}
-
-async fn harness(db: Db) -> Harness {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
-    let dir = TempDir::new();
-
-    // 10:00 Beijing time, outside SMS quiet hours.
-    let clock = SimClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 5, 2, 0, 0).unwrap());
-    let engine = Engine::new(db.clone(), Arc::new(clock));
-    let templates = Templates::load_dir(Path::new(DEFINITIONS).join("templates")).unwrap();
-    let set = DefinitionSet::load_dir(Path::new(DEFINITIONS), &WorkerEnvironment { templates: &templates }).unwrap();
-    assert!(!set.has_errors(), "{:?}", set.diagnostics);
-    for versioned in &set.definitions {
-        engine.publish(versioned, "test").await.unwrap();
-    }
-
-    // The provincial simulator on an ephemeral loopback port.
-    let sim = SimState::open(&dir.path.join("sim"), SimOptions::new(b"test-secret".to_vec())).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(serve_on(listener, sim.clone(), std::future::pending()));
-    let provincial = ProvincialClient::new(ProvincialConfig::new(format!("http://{address}"), "dev", b"test-secret".to_vec())).unwrap();
-
-    let services = Services {
-        engine: engine.clone(),
-        templates,
-        email: EmailSender::file_outbox(dir.path.join("mail"), "certflow@localhost").unwrap(),
-        sms: SmsSender::file_outbox(dir.path.join("sms")).unwrap(),
-        provincial: Some(provincial),
-        courseware: Courseware::embedded().unwrap(),
-        catalogue: Catalogue::embedded(),
-        data_dir: dir.path.clone(),
-    };
-    let queues = JobQueues::connect(&db.url).await.unwrap();
-    let handle = runtime::start(Arc::new(services), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
-    Harness { engine, sim, dir, handle }
-}
-
-/// Waits until `done` holds, polling every 100 ms for at most 60 s of real time.
-async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    for _ in 0..600 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn sms_lines(dir: &TempDir) -> Vec<String> {
-    std::fs::read_to_string(dir.path.join("sms").join("sms-outbox.jsonl")).unwrap_or_default().lines().map(str::to_string).collect()
-}
+use workflows::runtime::{EventIn, EventOutcome};
 
 both_backends!(login_code_reaches_sms_outbox_once, |db: Db| async move {
     let h = harness(db.clone()).await;

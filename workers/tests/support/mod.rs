@@ -1,0 +1,115 @@
+//! A running worker runtime for integration tests: an engine on a simulated clock with
+//! the shipped definitions published, file outboxes, the provincial simulator on
+//! loopback, and the apalis workers polling every 50 ms.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use domain::catalogue::Catalogue;
+use domain::courseware::Courseware;
+use workers::environment::WorkerEnvironment;
+use workers::notify::{EmailSender, SmsSender, Templates};
+use workers::provincial::sim::{SimOptions, SimState, serve_on};
+use workers::provincial::{ProvincialClient, ProvincialConfig};
+use workers::queues::JobQueues;
+use workers::runtime::{self, Roles};
+use workers::services::Services;
+use workflows::db::Db;
+use workflows::definition::set::DefinitionSet;
+use workflows::runtime::Engine;
+use workflows::testing::TempDir;
+use workflows::SimClock;
+
+const DEFINITIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../definitions");
+
+pub struct Harness {
+    pub engine: Engine,
+    pub clock: SimClock,
+    pub sim: SimState,
+    pub dir: TempDir,
+    pub handle: runtime::WorkerHandle,
+}
+
+pub async fn harness(db: Db) -> Harness {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+    let dir = TempDir::new();
+
+    // 10:00 Beijing time, outside SMS quiet hours.
+    let clock = SimClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 5, 2, 0, 0).unwrap());
+    let engine = Engine::new(db.clone(), Arc::new(clock.clone()));
+    let templates = Templates::load_dir(Path::new(DEFINITIONS).join("templates")).unwrap();
+    let set = DefinitionSet::load_dir(Path::new(DEFINITIONS), &WorkerEnvironment { templates: &templates }).unwrap();
+    assert!(!set.has_errors(), "{:?}", set.diagnostics);
+    for versioned in &set.definitions {
+        engine.publish(versioned, "test").await.unwrap();
+    }
+
+    // The provincial simulator on an ephemeral loopback port.
+    let sim = SimState::open(&dir.path.join("sim"), SimOptions::new(b"test-secret".to_vec())).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(serve_on(listener, sim.clone(), std::future::pending()));
+    let provincial = ProvincialClient::new(ProvincialConfig::new(format!("http://{address}"), "dev", b"test-secret".to_vec())).unwrap();
+
+    let courseware = Courseware::embedded().unwrap();
+    workers::courseware_store::store_courseware(&db, &courseware).await.unwrap();
+    let services = Services {
+        engine: engine.clone(),
+        templates,
+        email: EmailSender::file_outbox(dir.path.join("mail"), "certflow@localhost").unwrap(),
+        sms: SmsSender::file_outbox(dir.path.join("sms")).unwrap(),
+        provincial: Some(provincial),
+        courseware: courseware.clone(),
+        catalogue: Catalogue::embedded(),
+        data_dir: dir.path.clone(),
+    };
+    let queues = JobQueues::connect(&db.url).await.unwrap();
+    let handle = runtime::start(Arc::new(services), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
+    Harness { engine, clock, sim, dir, handle }
+}
+
+/// Waits until `done` holds, polling every 100 ms for at most 60 s of real time.
+pub async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..600 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+pub fn sms_lines(dir: &TempDir) -> Vec<String> {
+    std::fs::read_to_string(dir.path.join("sms").join("sms-outbox.jsonl")).unwrap_or_default().lines().map(str::to_string).collect()
+}
+
+
+/// Moves the simulated clock to the earliest pending outbox retry, if one lies in the
+/// future, so retries scheduled on the clock run without real waiting. Timers are left
+/// alone: jumping to them would fire reminders the test did not ask for.
+pub async fn advance_to_next_retry(h: &Harness) {
+    let next: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM wf_outbox WHERE status = 'pending'")
+        .fetch_one(&h.engine.db.pool)
+        .await
+        .unwrap();
+    if let Some(next) = next {
+        h.clock.advance_to(chrono::DateTime::from_timestamp_millis(next).unwrap());
+    }
+}
+
+/// Like [`wait_for`], moving the clock to pending retries between checks.
+pub async fn wait_advancing(h: &Harness, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..600 {
+        if done().await {
+            return;
+        }
+        advance_to_next_retry(h).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
