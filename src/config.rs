@@ -1,0 +1,89 @@
+//! Settings from the environment, with defaults that run out of the box: SQLite under
+//! `./data`, file outboxes for mail and SMS, no provincial endpoint.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | `sqlite://./data/certflow.db` | `sqlite:` or `postgres:` URL |
+//! | `CERTFLOW_DATA_DIR` | `./data` | outboxes and local files |
+//! | `CERTFLOW_DEFINITIONS` | `./definitions`, else the compiled-in copy | definitions folder |
+//! | `CERTFLOW_SMTP_HOST`, `_PORT`, `_TLS`, `_USERNAME`, `_PASSWORD`, `_FROM` | unset | SMTP server |
+//! | `CERTFLOW_SMS_GATEWAY_URL`, `CERTFLOW_SMS_GATEWAY_TOKEN` | unset | HTTP SMS gateway |
+//! | `CERTFLOW_PROVINCIAL_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE` | unset | provincial platform |
+//!
+//! Secrets come only from the environment or a file path, never from flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use workers::notify::{SmsGatewayConfig, SmtpConfig, Tls};
+use workers::provincial::ProvincialConfig;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    /// `None` means the compiled-in definitions.
+    pub definitions_dir: Option<PathBuf>,
+    pub smtp: Option<SmtpConfig>,
+    pub mail_from: String,
+    pub sms_gateway: Option<SmsGatewayConfig>,
+    pub provincial: Option<ProvincialConfig>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Config> {
+        let data_dir = PathBuf::from(var("CERTFLOW_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}/certflow.db", data_dir.display()));
+        let definitions_dir = match var("CERTFLOW_DEFINITIONS") {
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => Some(PathBuf::from("./definitions")).filter(|dir| dir.join("pipelines").is_dir()),
+        };
+        let mail_from = var("CERTFLOW_SMTP_FROM").unwrap_or_else(|| "certflow@localhost".into());
+
+        let smtp = match var("CERTFLOW_SMTP_HOST") {
+            Some(host) => {
+                let mut smtp = SmtpConfig::new(host, mail_from.clone());
+                if let Some(port) = var("CERTFLOW_SMTP_PORT") {
+                    smtp.port = port.parse().with_context(|| format!("CERTFLOW_SMTP_PORT={port} is not a port number"))?;
+                }
+                smtp.tls = match var("CERTFLOW_SMTP_TLS").as_deref() {
+                    None | Some("starttls") => Tls::StartTls,
+                    Some("implicit") => Tls::Implicit,
+                    Some("none") => Tls::None,
+                    Some(other) => bail!("CERTFLOW_SMTP_TLS={other} is not one of starttls, implicit, none"),
+                };
+                smtp.username = var("CERTFLOW_SMTP_USERNAME");
+                smtp.password = var("CERTFLOW_SMTP_PASSWORD");
+                Some(smtp)
+            }
+            None => None,
+        };
+
+        let sms_gateway = var("CERTFLOW_SMS_GATEWAY_URL").map(|url| {
+            let mut gateway = SmsGatewayConfig::new(url);
+            gateway.token = var("CERTFLOW_SMS_GATEWAY_TOKEN");
+            gateway
+        });
+
+        let provincial = match var("CERTFLOW_PROVINCIAL_URL") {
+            Some(url) => {
+                let secret = match (var("CERTFLOW_PROVINCIAL_SECRET"), var("CERTFLOW_PROVINCIAL_SECRET_FILE")) {
+                    (Some(secret), _) => secret,
+                    (None, Some(path)) => std::fs::read_to_string(&path).with_context(|| format!("reading CERTFLOW_PROVINCIAL_SECRET_FILE {path}"))?.trim().to_string(),
+                    (None, None) => bail!("CERTFLOW_PROVINCIAL_URL is set but neither CERTFLOW_PROVINCIAL_SECRET nor CERTFLOW_PROVINCIAL_SECRET_FILE is"),
+                };
+                let mut config = ProvincialConfig::new(url, var("CERTFLOW_PROVINCIAL_KEY_ID").unwrap_or_else(|| "dev".into()), secret.into_bytes());
+                config.timeout = Duration::from_secs(10);
+                Some(config)
+            }
+            None => None,
+        };
+
+        Ok(Config { database_url, data_dir, definitions_dir, smtp, mail_from, sms_gateway, provincial })
+    }
+}

@@ -1,0 +1,87 @@
+//! `certflow definitions validate`: the checks start-up runs, with a report for people
+//! (one line per finding, zh-CN by default) or for tools (`--json`).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use domain::messages::{Locale, text};
+use serde_json::json;
+use workers::environment::WorkerEnvironment;
+use workers::notify::Templates;
+use workflows::definition::set::DefinitionSet;
+use workflows::diagnostic::{Diagnostic, Pos, Severity};
+
+use crate::embedded;
+
+/// Definitions and templates read together, with every finding about them.
+pub struct Loaded {
+    pub set: DefinitionSet,
+    pub templates: Templates,
+}
+
+/// Reads `dir` (or the compiled-in copy when `dir` is `None`) and validates it.
+pub fn load(dir: Option<&Path>) -> anyhow::Result<Loaded> {
+    let templates = match dir {
+        Some(dir) => Templates::load_dir(dir.join("templates"))?,
+        None => Templates::embedded()?,
+    };
+    let environment = WorkerEnvironment { templates: &templates };
+    let mut set = match dir {
+        Some(dir) => DefinitionSet::load_dir(dir, &environment)?,
+        None => DefinitionSet::from_sources(embedded::pipeline_sources(), &environment),
+    };
+    for problem in templates.check() {
+        let diagnostic = Diagnostic::error("TEMPLATE_PROBLEM", &format!("templates/{}", problem.file), Pos::default()).arg("detail", &problem);
+        set.diagnostics.push(diagnostic);
+    }
+    Ok(Loaded { set, templates })
+}
+
+/// Renders one finding as `file:line:column: 错误 [CODE] message`.
+pub fn render(diagnostic: &Diagnostic, locale: Locale) -> String {
+    let message = render_message(diagnostic, locale);
+    let severity = match (diagnostic.severity, locale) {
+        (Severity::Error, Locale::ZhCn) => "错误",
+        (Severity::Warning, Locale::ZhCn) => "警告",
+        (Severity::Error, Locale::En) => "error",
+        (Severity::Warning, Locale::En) => "warning",
+    };
+    format!("{}:{}:{}: {severity} [{}] {message}", diagnostic.file, diagnostic.line, diagnostic.column, diagnostic.code)
+}
+
+pub fn validate(dir: &Path, as_json: bool, lang: &str) -> anyhow::Result<ExitCode> {
+    let locale = Locale::parse(lang);
+    let loaded = load(Some(dir))?;
+    let diagnostics = &loaded.set.diagnostics;
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+
+    if as_json {
+        let items: Vec<_> = diagnostics
+            .iter()
+            .map(|d| {
+                let mut value = serde_json::to_value(d).expect("diagnostic serializes");
+                value["message"] = json!(render_message(d, locale));
+                value
+            })
+            .collect();
+        let definitions: Vec<_> = loaded.set.definitions.iter().map(|v| json!({ "id": v.definition.id, "version": v.version, "file": v.definition.file })).collect();
+        println!("{}", json!({ "ok": errors == 0, "errors": errors, "warnings": warnings, "definitions": definitions, "diagnostics": items }));
+    } else {
+        for diagnostic in diagnostics {
+            println!("{}", render(diagnostic, locale));
+        }
+        let summary = if errors == 0 {
+            text(locale, "engine.summary_ok", &[("definitions", &loaded.set.definitions.len().to_string()), ("warnings", &warnings.to_string())])
+        } else {
+            text(locale, "engine.summary_failed", &[("errors", &errors.to_string()), ("warnings", &warnings.to_string())])
+        };
+        println!("{summary}");
+    }
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn render_message(diagnostic: &Diagnostic, locale: Locale) -> String {
+    let args: Vec<(&str, &str)> = diagnostic.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    text(locale, &format!("engine.{}", diagnostic.code), &args)
+}

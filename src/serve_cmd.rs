@@ -1,0 +1,73 @@
+//! `certflow serve` and `certflow migrate`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use workers::queues::JobQueues;
+use workers::runtime::{self, Roles};
+use workflows::clock::SystemClock;
+use workflows::db::Db;
+
+use crate::cli::Role;
+use crate::config::Config;
+use crate::platform;
+
+pub async fn serve(listen: SocketAddr, role: Role) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let platform = platform::build(&config, Arc::new(SystemClock)).await?;
+    let queues = JobQueues::connect(&platform.engine.db.url).await?;
+
+    let roles = Roles {
+        workers: matches!(role, Role::All | Role::Worker),
+        scheduler: matches!(role, Role::All | Role::Scheduler),
+    };
+    let workers = runtime::start(platform.services.clone(), queues, roles, runtime::DEFAULT_POLL);
+
+    if matches!(role, Role::All | Role::Api) {
+        let state = api::AppState::with_courseware(platform.engine.clone(), platform.services.courseware.clone());
+        let router = api::router(state);
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        eprintln!("certflow 已启动：http://{listen}（数据库 {}）", platform::redact(&config.database_url));
+        tracing::info!(%listen, "API listening");
+        axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    } else {
+        shutdown_signal().await;
+    }
+    workers.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn migrate_only() -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    JobQueues::connect(&config.database_url).await?;
+    eprintln!("数据库迁移完成 / migrations applied: {}", platform::redact(&config.database_url));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown signal received");
+}
+
+/// lettre, sqlx and reqwest all use rustls; one process-wide crypto provider avoids a
+/// panic when two crates enable different ones.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
