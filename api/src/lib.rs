@@ -1,1 +1,128 @@
-// placeholder
+//! The HTTP API of certflow: JSON over axum for operators, unit admins, association
+//! staff and training institutions.
+//!
+//! Each area has a module with its own `router()`; [`router`] merges them and adds the
+//! cross-cutting layers: the request's locale for error messages, idempotency keys,
+//! and request logging. Handlers take the current time from the engine's clock, never
+//! from the system, so tests and the demo can run on a simulated clock.
+
+pub mod auth;
+pub mod credits;
+pub mod db;
+pub mod enrollments;
+pub mod error;
+pub mod exams;
+pub mod extract;
+pub mod handoff;
+pub mod idempotency;
+pub mod institutions;
+pub mod mask;
+pub mod operator;
+pub mod ops;
+pub mod reviews;
+pub mod roster;
+pub mod sessions;
+pub mod study;
+pub mod units;
+pub mod workflow;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use domain::catalogue::Catalogue;
+use domain::courseware::{Answer, Courseware, CoursewareError};
+use workflows::clock::{beijing_date, from_millis};
+use workflows::runtime::Engine;
+
+pub use auth::{NewAccount, create_account};
+pub use error::ApiError;
+pub use institutions::{CreatedInstitution, create_institution};
+pub use roster::{RosterImport, import_roster};
+
+/// The state shared by every handler: the engine (database and clock), the operator
+/// catalogue, and the courseware with its answer key.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub catalogue: &'static Catalogue,
+    pub courseware: Arc<Courseware>,
+    /// Correct answers by question id, for grading.
+    pub answer_key: Arc<HashMap<String, Answer>>,
+}
+
+impl AppState {
+    /// Builds the state with the courseware compiled into the binary.
+    pub fn new(engine: Engine) -> Result<AppState, CoursewareError> {
+        Ok(AppState::with_courseware(engine, Courseware::embedded()?))
+    }
+
+    /// Builds the state with `courseware`, such as one loaded from a directory.
+    pub fn with_courseware(engine: Engine, courseware: Courseware) -> AppState {
+        let answer_key = Arc::new(courseware.answer_key());
+        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), answer_key }
+    }
+
+    /// Returns the current instant of the engine's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.engine.clock.now()
+    }
+
+    /// Returns the current instant of the engine's clock in unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.engine.now_ms()
+    }
+
+    /// Returns today's date in Beijing by the engine's clock.
+    pub fn today(&self) -> NaiveDate {
+        beijing_date(self.now())
+    }
+}
+
+/// Builds the API's router with all routes and layers.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(auth::router())
+        .merge(operator::router())
+        .merge(units::router())
+        .merge(institutions::router())
+        .merge(enrollments::router())
+        .merge(handoff::router())
+        .merge(sessions::router())
+        .merge(exams::router())
+        .merge(reviews::router())
+        .merge(credits::router())
+        .merge(ops::router())
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
+        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(error::scope_locale))
+        .with_state(state)
+}
+
+/// Logs each request's method, path, status and duration. Query strings are left out
+/// because they may carry personal data.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    if response.status().is_server_error() {
+        tracing::warn!(%method, %path, status, elapsed_ms, "request finished");
+    } else {
+        tracing::info!(%method, %path, status, elapsed_ms, "request finished");
+    }
+    response
+}
+
+/// Formats unix milliseconds as Beijing local time, `2026-03-05 11:00:00`, for messages.
+pub fn beijing_text(ms: i64) -> String {
+    let beijing = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    from_millis(ms).with_timezone(&beijing).format("%Y-%m-%d %H:%M:%S").to_string()
+}

@@ -1,0 +1,120 @@
+//! Operations: instance history, incidents, and the health probes.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use workflows::runtime::Instance;
+
+use crate::auth::{Caller, Role};
+use crate::error::ApiError;
+use crate::extract::{Json, Query};
+use crate::workflow::{ANNUAL_CE, REGISTRATION, state_label};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/instances/{instance_id}/history", get(history))
+        .route("/api/incidents", get(incidents))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/instances/{instance_id}/history?after=&limit=` (the operator concerned, the
+/// admin of the operator's current unit, or association staff): history entries with
+/// `seq > after`, at most `limit` (default 100, max 500).
+async fn history(
+    State(state): State<AppState>,
+    Path(instance_id): Path<String>,
+    caller: Caller,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let instance = state.engine.instance(&instance_id).await?;
+    if !may_see(&state, &caller, &instance).await? {
+        // Instances of other people look like missing ones, so ids cannot be probed.
+        return Err(ApiError::not_found("workflow.instance_not_found"));
+    }
+
+    let limit = query.limit.unwrap_or(100).clamp(1, 500);
+    let entries = state.engine.history(&instance.id, query.after.unwrap_or(0), limit).await?;
+    let next_after = entries.last().map(|entry| entry.seq);
+    Ok(Json(json!({
+        "instance": {
+            "id": instance.id,
+            "definition_id": instance.definition_id,
+            "state": instance.state,
+            "state_label": state_label(&state, &instance),
+            "status": instance.status,
+        },
+        "entries": entries,
+        "next_after": next_after,
+    })))
+}
+
+/// Returns whether `caller` may read the instance: staff all, an operator their own,
+/// a unit admin those of the unit's current operators.
+async fn may_see(state: &AppState, caller: &Caller, instance: &Instance) -> Result<bool, ApiError> {
+    if caller.role.is_staff() {
+        return Ok(true);
+    }
+    let subject = |name: &str| instance.subject.get(name).and_then(Value::as_str).map(str::to_string);
+    let operator_id = match instance.definition_id.as_str() {
+        ANNUAL_CE => subject("operator"),
+        REGISTRATION => match subject("mobile") {
+            Some(mobile) => sqlx::query_scalar("SELECT id FROM operators WHERE mobile = $1").bind(mobile).fetch_optional(&state.engine.db.pool).await?,
+            None => None,
+        },
+        _ => None,
+    };
+    let Some(operator_id) = operator_id else { return Ok(false) };
+    match caller.role {
+        Role::Operator => Ok(caller.operator_id.as_deref() == Some(operator_id.as_str())),
+        Role::UnitAdmin => {
+            let unit_id: Option<String> = sqlx::query_scalar("SELECT unit_id FROM operators WHERE id = $1")
+                .bind(&operator_id)
+                .fetch_optional(&state.engine.db.pool)
+                .await?
+                .flatten();
+            Ok(unit_id.is_some() && unit_id == caller.unit_id)
+        }
+        _ => Ok(false),
+    }
+}
+
+#[derive(Deserialize)]
+struct IncidentsQuery {
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/incidents?status=open&limit=` (association staff): incidents, newest first.
+async fn incidents(State(state): State<AppState>, caller: Caller, Query(query): Query<IncidentsQuery>) -> Result<Json<Value>, ApiError> {
+    caller.require_staff()?;
+    let status = query.status.unwrap_or_else(|| "open".to_string());
+    let incidents = state.engine.incidents(&status, query.limit.unwrap_or(100).clamp(1, 500)).await?;
+    Ok(Json(json!({ "incidents": incidents })))
+}
+
+/// `GET /healthz` (public): 200 while the process runs.
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz` (public): 200 when the database responds to a query, else 503.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match sqlx::query("SELECT 1").execute(&state.engine.db.pool).await {
+        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(error) => {
+            tracing::warn!(error = %error, "readiness check failed: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database_unreachable" })))
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Roster import (花名册导入): the database part after `domain::roster::parse_roster`.
+//!
+//! Each accepted row becomes a `pre_registered` operator attached to the unit, or
+//! attaches an existing operator with the same ID number and mobile. A row is
+//! rejected, with the reason, when the person is attached to another unit, when the ID
+//! number belongs to another mobile, or when the mobile belongs to another person.
+//! Every row is written in its own transaction, so one bad row never undoes the others.
+//! The CLI's `certflow import roster FILE --unit USCC` calls [`import_roster`] too.
+
+use domain::messages::{self, Locale};
+use domain::roster::{RosterEntry, RowOutcome, parse_roster};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+use workflows::db::is_unique_violation;
+
+use crate::db::new_id;
+use crate::error::ApiError;
+use crate::operator::{find_unit, insert_affiliation, upsert_operator_item};
+use crate::{AppState, mask};
+
+/// The outcome of one accepted or rejected data row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowAction {
+    /// A new `pre_registered` operator was created.
+    Created,
+    /// An existing operator without unit was attached to this unit.
+    Attached,
+    /// The operator was already on this unit's roster; only items were added.
+    Unchanged,
+    /// The row was not imported.
+    Rejected,
+}
+
+/// The result of one data row, with its message in both locales.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportedRow {
+    pub line: usize,
+    pub action: RowAction,
+    pub operator_id: Option<String>,
+    pub field: Option<String>,
+    pub code: Option<String>,
+    pub message_zh: Option<String>,
+    pub message_en: Option<String>,
+}
+
+/// The result of importing one roster file.
+#[derive(Clone, Debug, Serialize)]
+pub struct RosterImport {
+    /// `UTF-8` or `GBK` for CSV, `None` for xlsx.
+    pub encoding_used: Option<&'static str>,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// File-level notices (GBK decoding, ignored columns), as (code, zh-CN, English).
+    pub notices: Vec<(String, String, String)>,
+    pub rows: Vec<ImportedRow>,
+}
+
+impl RosterImport {
+    /// Renders the result as the API returns it, messages in `locale`.
+    pub fn to_json(&self, locale: Locale) -> Value {
+        let pick = |zh: &Option<String>, en: &Option<String>| match locale {
+            Locale::ZhCn => zh.clone(),
+            Locale::En => en.clone(),
+        };
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|row| {
+                json!({
+                    "line": row.line,
+                    "outcome": if row.action == RowAction::Rejected { "rejected" } else { "accepted" },
+                    "action": row.action,
+                    "operator_id": row.operator_id,
+                    "field": row.field,
+                    "code": row.code,
+                    "message": pick(&row.message_zh, &row.message_en),
+                })
+            })
+            .collect();
+        let notices: Vec<Value> = self
+            .notices
+            .iter()
+            .map(|(code, zh, en)| json!({ "code": code, "message": if locale == Locale::En { en } else { zh } }))
+            .collect();
+        json!({
+            "encoding_used": self.encoding_used,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "notices": notices,
+            "rows": rows,
+        })
+    }
+}
+
+/// Parses `bytes` as a roster of unit `unit_id` and imports its accepted rows.
+///
+/// Fails with 404 for an unknown unit and 400 for a file that cannot be read at all.
+/// Problems of single rows do not fail the import but are reported per row.
+pub async fn import_roster(state: &AppState, unit_id: &str, bytes: &[u8], file_name: &str) -> Result<RosterImport, ApiError> {
+    let unit = find_unit(state, unit_id).await?.ok_or_else(|| ApiError::not_found("units.not_found"))?;
+    let report = parse_roster(bytes, file_name, state.today(), state.catalogue)?;
+
+    let mut rows = Vec::with_capacity(report.rows.len());
+    for row in &report.rows {
+        let imported = match &row.outcome {
+            RowOutcome::Rejected { field, code, message_zh, message_en } => ImportedRow {
+                line: row.line,
+                action: RowAction::Rejected,
+                operator_id: None,
+                field: Some(field.clone()),
+                code: Some(code.clone()),
+                message_zh: Some(message_zh.clone()),
+                message_en: Some(message_en.clone()),
+            },
+            RowOutcome::Accepted(entry) => {
+                if let Some(row_uscc) = entry.unit_uscc.as_ref().filter(|uscc| uscc.as_str() != unit.uscc) {
+                    rejected_row(row.line, "unit_uscc", "roster_import.unit_mismatch", &[("uscc", row_uscc.as_str()), ("unit", &unit.name)])
+                } else {
+                    import_entry(state, &unit.id, entry, row.line).await?
+                }
+            }
+        };
+        rows.push(imported);
+    }
+
+    let rejected = rows.iter().filter(|row| row.action == RowAction::Rejected).count();
+    let result = RosterImport {
+        encoding_used: report.encoding_used.map(|encoding| encoding.as_str()),
+        accepted: rows.len() - rejected,
+        rejected,
+        notices: report.notices.iter().map(|notice| (notice.code.clone(), notice.message_zh.clone(), notice.message_en.clone())).collect(),
+        rows,
+    };
+    tracing::info!(unit = %unit.id, file = %file_name, accepted = result.accepted, rejected = result.rejected, "roster imported");
+    Ok(result)
+}
+
+fn rejected_row(line: usize, field: &str, code: &str, args: &[(&str, &str)]) -> ImportedRow {
+    ImportedRow {
+        line,
+        action: RowAction::Rejected,
+        operator_id: None,
+        field: Some(field.to_string()),
+        code: Some(code.to_string()),
+        message_zh: Some(messages::text(Locale::ZhCn, code, args)),
+        message_en: Some(messages::text(Locale::En, code, args)),
+    }
+}
+
+fn accepted_row(line: usize, action: RowAction, operator_id: String) -> ImportedRow {
+    ImportedRow { line, action, operator_id: Some(operator_id), field: None, code: None, message_zh: None, message_en: None }
+}
+
+/// Writes one accepted row in its own transaction.
+async fn import_entry(state: &AppState, unit_id: &str, entry: &RosterEntry, line: usize) -> Result<ImportedRow, ApiError> {
+    match write_entry(state, unit_id, entry, line).await {
+        Ok(row) => Ok(row),
+        // A parallel import or registration changed the same person in the meantime.
+        Err(ApiError::Internal(error)) if error.downcast_ref::<sqlx::Error>().is_some_and(is_unique_violation) => {
+            Ok(rejected_row(line, "id_number", "roster_import.changed_concurrently", &[]))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn write_entry(state: &AppState, unit_id: &str, entry: &RosterEntry, line: usize) -> Result<ImportedRow, ApiError> {
+    let now_ms = state.now_ms();
+    let mut tx = state.engine.db.begin_write().await?;
+    let issued_on = entry.certificate_issued_on;
+    let item_code = entry.item.code.as_str();
+
+    // Case 1: the ID number is known.
+    let by_id_number = sqlx::query("SELECT id, mobile, unit_id FROM operators WHERE id_number = $1")
+        .bind(entry.id_number.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(existing) = by_id_number {
+        let operator_id: String = existing.try_get("id")?;
+        let mobile: String = existing.try_get("mobile")?;
+        let current_unit: Option<String> = existing.try_get("unit_id")?;
+        if mobile != entry.mobile.as_str() {
+            return Ok(rejected_row(line, "id_number", "roster_import.id_number_other_mobile", &[("value", &entry.id_number.mask())]));
+        }
+        let action = match current_unit.as_deref() {
+            Some(current) if current == unit_id => RowAction::Unchanged,
+            Some(current) => {
+                let unit_name = find_unit(state, current).await?.map(|unit| unit.name).unwrap_or_default();
+                return Ok(rejected_row(line, "id_number", "roster_import.attached_to_other_unit", &[("name", entry.name.as_str()), ("unit", &unit_name)]));
+            }
+            None => {
+                sqlx::query("UPDATE operators SET unit_id = $1, updated_at = $2 WHERE id = $3 AND unit_id IS NULL")
+                    .bind(unit_id)
+                    .bind(now_ms)
+                    .bind(&operator_id)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_affiliation(&mut tx, &operator_id, unit_id, "roster", now_ms).await?;
+                RowAction::Attached
+            }
+        };
+        upsert_operator_item(&mut tx, &operator_id, item_code, issued_on).await?;
+        tx.commit().await?;
+        return Ok(accepted_row(line, action, operator_id));
+    }
+
+    // Case 2: the mobile is known. A visitor who logged in but never registered is
+    // this person; an operator registered with another ID number is someone else.
+    let gender = match entry.id_number.gender() {
+        domain::identity::Gender::Male => "male",
+        domain::identity::Gender::Female => "female",
+    };
+    let by_mobile = sqlx::query("SELECT id, id_number FROM operators WHERE mobile = $1")
+        .bind(entry.mobile.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(existing) = by_mobile {
+        let operator_id: String = existing.try_get("id")?;
+        let id_number: Option<String> = existing.try_get("id_number")?;
+        if id_number.is_some() {
+            return Ok(rejected_row(line, "mobile", "roster_import.mobile_other_person", &[("mobile", &mask::mobile(entry.mobile.as_str()))]));
+        }
+        sqlx::query(
+            "UPDATE operators SET name = $1, id_number = $2, gender = $3, email = COALESCE(email, $4), unit_id = $5, status = 'pre_registered', updated_at = $6
+             WHERE id = $7 AND id_number IS NULL",
+        )
+        .bind(entry.name.as_str())
+        .bind(entry.id_number.as_str())
+        .bind(gender)
+        .bind(&entry.email)
+        .bind(unit_id)
+        .bind(now_ms)
+        .bind(&operator_id)
+        .execute(&mut *tx)
+        .await?;
+        insert_affiliation(&mut tx, &operator_id, unit_id, "roster", now_ms).await?;
+        upsert_operator_item(&mut tx, &operator_id, item_code, issued_on).await?;
+        tx.commit().await?;
+        return Ok(accepted_row(line, RowAction::Attached, operator_id));
+    }
+
+    // Case 3: a new person.
+    let operator_id = new_id();
+    sqlx::query(
+        "INSERT INTO operators (id, mobile, name, id_number, gender, email, unit_id, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pre_registered', $8, $8)",
+    )
+    .bind(&operator_id)
+    .bind(entry.mobile.as_str())
+    .bind(entry.name.as_str())
+    .bind(entry.id_number.as_str())
+    .bind(gender)
+    .bind(&entry.email)
+    .bind(unit_id)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?;
+    insert_affiliation(&mut tx, &operator_id, unit_id, "roster", now_ms).await?;
+    upsert_operator_item(&mut tx, &operator_id, item_code, issued_on).await?;
+    tx.commit().await?;
+    Ok(accepted_row(line, RowAction::Created, operator_id))
+}

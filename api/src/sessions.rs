@@ -1,0 +1,183 @@
+//! Study session reports from training institutions (signed requests).
+//!
+//! Each report is stored once per `statement_id`: a repeat is acknowledged as a
+//! duplicate and counts nothing again. A new report is stored as `reported` and sent to
+//! the enrollment's instance as `session_reported`, whose `screen_session` job clears or
+//! flags it. Only cleared sessions count towards completed courses.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use chrono::{DateTime, Datelike, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+use workflows::clock::beijing_date;
+use workflows::db::is_unique_violation;
+use workflows::runtime::{EventIn, EventOutcome};
+
+use crate::db::new_id;
+use crate::enrollments::load_enrollment;
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::institutions::Signed;
+use crate::study::courses_for;
+use crate::workflow::state_label;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/institution/sessions", post(report))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FaceCheck {
+    Passed,
+    Failed,
+    Missing,
+}
+
+impl FaceCheck {
+    fn as_str(&self) -> &'static str {
+        match self {
+            FaceCheck::Passed => "passed",
+            FaceCheck::Failed => "failed",
+            FaceCheck::Missing => "missing",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SessionReport {
+    statement_id: String,
+    enrollment_id: String,
+    course_code: String,
+    started_at: String,
+    ended_at: String,
+    face_check: FaceCheck,
+    #[serde(default)]
+    evidence: serde_json::Map<String, Value>,
+}
+
+/// `POST /api/institution/sessions` (institution, signed request): records a study
+/// session. 202 for a new report, 200 `{duplicate: true}` for a repeated statement id.
+async fn report(State(state): State<AppState>, signed: Signed) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let report: SessionReport = signed.json()?;
+    let institution = &signed.institution;
+    let statement_id = report.statement_id.trim();
+    if statement_id.is_empty() || statement_id.len() > 200 {
+        return Err(ApiError::invalid("session.statement_id_invalid").field("statement_id"));
+    }
+
+    // Step 1: a repeated statement is acknowledged without counting it again.
+    if let Some(duplicate) = find_statement(&state, statement_id, &institution.id).await? {
+        return Ok(duplicate);
+    }
+
+    // Step 2: the enrollment must have been handed off to this institution, and the
+    // course must belong to the enrollment's item and year.
+    let enrollment = load_enrollment(&state, &report.enrollment_id).await.map_err(|error| error.field("enrollment_id"))?;
+    if enrollment.institution_id.as_deref() != Some(institution.id.as_str()) || !institution.teaches(&enrollment.item_code) {
+        return Err(ApiError::forbidden("session.not_handed_off").field("enrollment_id"));
+    }
+    let course_known = courses_for(&state.courseware, &enrollment.item_code, enrollment.year).iter().any(|course| course.code == report.course_code);
+    if !course_known {
+        return Err(ApiError::invalid("session.course_not_in_enrollment")
+            .field("course_code")
+            .arg("course", &report.course_code)
+            .arg("item", &enrollment.item_code)
+            .arg("year", enrollment.year));
+    }
+
+    // Step 3: the times must make sense by the server's clock.
+    let started_at = parse_instant(&report.started_at, "started_at")?;
+    let ended_at = parse_instant(&report.ended_at, "ended_at")?;
+    if ended_at <= started_at {
+        return Err(ApiError::invalid("session.end_before_start").field("ended_at"));
+    }
+    if ended_at > state.now() {
+        return Err(ApiError::invalid("session.in_future").field("ended_at").arg("ended_at", &report.ended_at));
+    }
+    if beijing_date(started_at).year() != enrollment.year {
+        return Err(ApiError::invalid("session.outside_year").field("started_at").arg("year", enrollment.year));
+    }
+    let instance = state.engine.instance(&enrollment.instance_id).await?;
+    if instance.status == "terminal" {
+        return Err(ApiError::conflict("session.year_closed").arg("year", enrollment.year));
+    }
+
+    // Step 4: store the session with the operator's unit at this moment.
+    let unit_id: Option<String> = sqlx::query_scalar("SELECT unit_id FROM operators WHERE id = $1")
+        .bind(&enrollment.operator_id)
+        .fetch_optional(&state.engine.db.pool)
+        .await?
+        .flatten();
+    let session_id = new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO study_sessions (id, statement_id, institution_id, enrollment_id, operator_id, unit_id, course_code, started_at, ended_at, face_check, evidence, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'reported', $12)",
+    )
+    .bind(&session_id)
+    .bind(statement_id)
+    .bind(&institution.id)
+    .bind(&enrollment.id)
+    .bind(&enrollment.operator_id)
+    .bind(&unit_id)
+    .bind(&report.course_code)
+    .bind(started_at.timestamp_millis())
+    .bind(ended_at.timestamp_millis())
+    .bind(report.face_check.as_str())
+    .bind(Value::Object(report.evidence).to_string())
+    .bind(state.now_ms())
+    .execute(&state.engine.db.pool)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        // The same statement arrived twice at once; the other request stored it.
+        Err(error) if is_unique_violation(&error) => {
+            return find_statement(&state, statement_id, &institution.id)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("statement vanished after a unique violation")));
+        }
+        Err(error) => return Err(error.into()),
+    }
+
+    // Step 5: hand the session to the workflow for screening. The instance can be
+    // between two steps (automatic grading, credit award) where it accepts no report;
+    // then the row is removed again and the institution is asked to resend.
+    let event = EventIn::new(format!("session:{session_id}"), "session_reported").with("session_id", session_id.clone());
+    let outcome = state.engine.send(&enrollment.instance_id, event).await?;
+    if let EventOutcome::Rejected { state: current, reason } = outcome {
+        sqlx::query("DELETE FROM study_sessions WHERE id = $1").bind(&session_id).execute(&state.engine.db.pool).await?;
+        tracing::warn!(enrollment = %enrollment.id, state = %current, reason = %reason, statement = %statement_id, "session report not accepted in this state; asked to resend");
+        let instance = state.engine.instance(&enrollment.instance_id).await?;
+        return Err(ApiError::Rejected { state: current, state_label: state_label(&state, &instance), reason });
+    }
+    tracing::info!(institution = %institution.id, enrollment = %enrollment.id, session = %session_id, course = %report.course_code, "study session reported");
+
+    Ok((StatusCode::ACCEPTED, Json(json!({ "session_id": session_id, "duplicate": false }))))
+}
+
+/// Returns the duplicate response when `statement_id` was stored before: 200 for the same
+/// institution, 409 when another institution used the id.
+async fn find_statement(state: &AppState, statement_id: &str, institution_id: &str) -> Result<Option<(StatusCode, Json<Value>)>, ApiError> {
+    let row = sqlx::query("SELECT id, institution_id FROM study_sessions WHERE statement_id = $1")
+        .bind(statement_id)
+        .fetch_optional(&state.engine.db.pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let session_id: String = row.try_get("id")?;
+    let owner: String = row.try_get("institution_id")?;
+    if owner != institution_id {
+        return Err(ApiError::conflict("session.statement_id_taken").field("statement_id"));
+    }
+    tracing::info!(institution = %institution_id, session = %session_id, statement = %statement_id, "duplicate session report acknowledged");
+    Ok(Some((StatusCode::OK, Json(json!({ "session_id": session_id, "duplicate": true })))))
+}
+
+fn parse_instant(text: &str, field: &'static str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|instant| instant.with_timezone(&Utc))
+        .map_err(|_| ApiError::invalid("session.time_invalid").field(field).arg("value", text))
+}

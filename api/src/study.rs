@@ -1,0 +1,108 @@
+//! Study progress of an enrollment: which courses are completed and credited.
+//!
+//! A course is completed when the `cleared` study sessions reported for it cover at
+//! least the course's minimum minutes. Overlapping sessions of one course count once,
+//! because one person cannot study the same course twice at the same time. A course is credited
+//! when `credits` has a row for it that was not withdrawn.
+//!
+//! NOTE: the workers' `completed_courses` (workers/src/records.rs) sums session
+//! durations instead of merging them. The counts differ only when cleared sessions of
+//! one course overlap, which screening flags, so only a reviewer's acceptance of such a
+//! session can make them disagree.
+
+use std::collections::{HashMap, HashSet};
+
+use domain::courseware::{Course, Courseware};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// One course of an enrollment and how far the operator got.
+#[derive(Clone, Debug, Serialize)]
+pub struct CourseProgress {
+    pub code: String,
+    pub title: String,
+    pub minimum_minutes: u32,
+    /// Minutes covered by cleared sessions, rounded down.
+    pub studied_minutes: i64,
+    pub completed: bool,
+    pub credited: bool,
+}
+
+/// Returns the courses of `item_code` that count in `year`.
+pub fn courses_for<'a>(courseware: &'a Courseware, item_code: &str, year: i32) -> Vec<&'a Course> {
+    courseware
+        .item(item_code)
+        .map(|item| item.courses.iter().filter(|course| course.years.contains(&year)).collect())
+        .unwrap_or_default()
+}
+
+/// Returns the progress of every course of the enrollment, in courseware order.
+pub async fn course_progress(state: &AppState, enrollment_id: &str, item_code: &str, year: i32) -> Result<Vec<CourseProgress>, ApiError> {
+    let rows = sqlx::query("SELECT course_code, started_at, ended_at FROM study_sessions WHERE enrollment_id = $1 AND status = 'cleared'")
+        .bind(enrollment_id)
+        .fetch_all(&state.engine.db.pool)
+        .await?;
+    let mut intervals: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
+    for row in rows {
+        let course: String = row.try_get("course_code")?;
+        intervals.entry(course).or_default().push((row.try_get("started_at")?, row.try_get("ended_at")?));
+    }
+
+    let credited: HashSet<String> = sqlx::query_scalar("SELECT course_code FROM credits WHERE enrollment_id = $1 AND withdrawn_at IS NULL")
+        .bind(enrollment_id)
+        .fetch_all(&state.engine.db.pool)
+        .await?
+        .into_iter()
+        .collect();
+
+    Ok(courses_for(&state.courseware, item_code, year)
+        .into_iter()
+        .map(|course| {
+            let studied_minutes = intervals.remove(&course.code).map(covered_ms).unwrap_or(0) / 60_000;
+            CourseProgress {
+                code: course.code.clone(),
+                title: course.title.clone(),
+                minimum_minutes: course.minutes,
+                studied_minutes,
+                completed: studied_minutes >= i64::from(course.minutes),
+                credited: credited.contains(&course.code),
+            }
+        })
+        .collect())
+}
+
+/// Returns the milliseconds covered by the union of `intervals`.
+fn covered_ms(mut intervals: Vec<(i64, i64)>) -> i64 {
+    intervals.sort_unstable();
+    let mut total = 0;
+    let mut current: Option<(i64, i64)> = None;
+    for (start, end) in intervals {
+        current = match current {
+            Some((open_start, open_end)) if start <= open_end => Some((open_start, open_end.max(end))),
+            Some((open_start, open_end)) => {
+                total += open_end - open_start;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    if let Some((start, end)) = current {
+        total += end - start;
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covered_ms;
+
+    #[test]
+    fn overlapping_sessions_count_once() {
+        assert_eq!(covered_ms(vec![(0, 10), (5, 15), (20, 30)]), 25);
+        assert_eq!(covered_ms(vec![(20, 30), (0, 40)]), 40);
+        assert_eq!(covered_ms(vec![]), 0);
+    }
+}

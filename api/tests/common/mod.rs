@@ -1,0 +1,266 @@
+//! Test harness: the real router on a fresh database with the project's definitions
+//! published and a simulated clock, plus helpers that walk an operator through the
+//! steps before the one a test is about.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use api::institutions::sign_request;
+use api::{AppState, CreatedInstitution, NewAccount};
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use sqlx::Row;
+use tower::ServiceExt;
+use workflows::SimClock;
+use workflows::db::Db;
+use workflows::definition::set::DefinitionSet;
+use workflows::definition::validate::AnyEnvironment;
+use workflows::runtime::{Engine, EventIn};
+
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: SimClock,
+    pub db: Db,
+}
+
+/// A response as tests read it.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or("")
+    }
+}
+
+/// Returns 10:00 Beijing time (02:00 UTC) on 5 March 2026.
+pub fn march_5_10am_beijing() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 5, 2, 0, 0).unwrap()
+}
+
+/// Builds the app on `db` with the clock at `start`.
+pub async fn app(db: Db, start: DateTime<Utc>) -> TestApp {
+    let clock = SimClock::starting_at(start);
+    let engine = Engine::new(db.clone(), Arc::new(clock.clone()));
+    let definitions = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../definitions"));
+    let set = DefinitionSet::load_dir(definitions, &AnyEnvironment).expect("definitions folder is readable");
+    assert!(!set.has_errors(), "definitions have errors: {:?}", set.diagnostics);
+    for versioned in &set.definitions {
+        engine.publish(versioned, "test").await.expect("publish definition");
+    }
+    let state = AppState::new(engine).expect("embedded courseware is valid");
+    let router = api::router(state.clone());
+    TestApp { state, router, clock, db }
+}
+
+impl TestApp {
+    /// Sends a request through the router.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.expect("router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("response body");
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        Reply { status, headers, body }
+    }
+
+    /// Sends a JSON request with an optional bearer token.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => builder.header("content-type", "application/json").body(Body::from(body.to_string())).unwrap(),
+            None => builder.body(Body::empty()).unwrap(),
+        };
+        self.send(request).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Requests a login code and returns it as the notify worker would read it: from
+    /// the `secret_code` of the outbox entry of the `code_requested` event.
+    pub async fn request_code(&self, mobile: &str) -> String {
+        let reply = self.post("/api/auth/code", None, json!({ "mobile": mobile })).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "code request failed: {:?}", reply.body);
+        self.latest_code(mobile).await
+    }
+
+    /// Returns the code of the latest login code request of `mobile` from the outbox.
+    pub async fn latest_code(&self, mobile: &str) -> String {
+        let code_id: String = sqlx::query_scalar("SELECT id FROM login_codes WHERE mobile = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
+            .bind(mobile)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap();
+        let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM wf_outbox WHERE kind = 'notify'").fetch_all(&self.db.pool).await.unwrap();
+        actions
+            .iter()
+            .map(|text| serde_json::from_str::<Value>(text).unwrap())
+            .find(|action| action["event_id"] == code_id.as_str())
+            .and_then(|action| action["payload"]["secret_code"].as_str().map(str::to_string))
+            .expect("the code_requested outbox entry carries the code")
+    }
+
+    /// Logs in by SMS code and returns the login response body.
+    pub async fn login(&self, mobile: &str) -> Value {
+        let code = self.request_code(mobile).await;
+        let reply = self.post("/api/auth/login", None, json!({ "mobile": mobile, "code": code })).await;
+        assert_eq!(reply.status, StatusCode::OK, "login failed: {:?}", reply.body);
+        reply.body
+    }
+
+    /// Logs in by SMS code and returns the session token.
+    pub async fn login_token(&self, mobile: &str) -> String {
+        self.login(mobile).await["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates an account directly and logs it in by password; returns the token.
+    pub async fn account_token(&self, role: api::auth::Role, login: &str, unit_id: Option<&str>) -> String {
+        let account = NewAccount {
+            role,
+            login,
+            password: ADMIN_PASSWORD,
+            display_name: "测试账号",
+            unit_id,
+            institution_id: None,
+            mobile: None,
+            email: None,
+        };
+        api::create_account(&self.db, &account, self.state.now_ms()).await.expect("create account");
+        self.password_login(login, ADMIN_PASSWORD).await
+    }
+
+    pub async fn password_login(&self, login: &str, password: &str) -> String {
+        let reply = self.post("/api/auth/password-login", None, json!({ "login": login, "password": password })).await;
+        assert_eq!(reply.status, StatusCode::OK, "password login failed: {:?}", reply.body);
+        reply.body["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.account_token(api::auth::Role::AssociationAdmin, "assoc-admin", None).await
+    }
+
+    /// Registers a unit through the API; returns (unit id, its admin's token).
+    pub async fn create_unit(&self, admin_token: &str, uscc: &str, name: &str, admin_login: &str) -> (String, String) {
+        let body = json!({
+            "uscc": uscc,
+            "name": name,
+            "admin": { "login": admin_login, "password": ADMIN_PASSWORD, "display_name": "单位管理员" },
+        });
+        let reply = self.post("/api/units", Some(admin_token), body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "unit creation failed: {:?}", reply.body);
+        let unit_id = reply.body["id"].as_str().unwrap().to_string();
+        (unit_id, self.password_login(admin_login, ADMIN_PASSWORD).await)
+    }
+
+    /// Logs in an unknown mobile, registers, completes info with unit `uscc` and enrolls
+    /// for T in 2026. Returns (token, operator id, enrollment id).
+    pub async fn enrolled_operator(&self, mobile: &str, id_number: &str, uscc: &str) -> (String, String, String) {
+        let login = self.login(mobile).await;
+        let token = login["token"].as_str().unwrap().to_string();
+        let operator_id = login["operator_id"].as_str().unwrap().to_string();
+        let reply = self.post("/api/operator/register", Some(&token), json!({ "name": "王小明", "id_number": id_number })).await;
+        assert_eq!(reply.status, StatusCode::OK, "register failed: {:?}", reply.body);
+        let reply = self.post("/api/operator/info", Some(&token), json!({ "unit_uscc": uscc, "items": [{ "item_code": "T" }] })).await;
+        assert_eq!(reply.status, StatusCode::OK, "info failed: {:?}", reply.body);
+        let reply = self.post("/api/enrollments", Some(&token), json!({ "year": 2026, "item_code": "T" })).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "enroll failed: {:?}", reply.body);
+        let enrollment_id = reply.body["id"].as_str().unwrap().to_string();
+        (token, operator_id, enrollment_id)
+    }
+
+    /// Registers an institution teaching T and hands the enrollment off to it.
+    pub async fn handed_off(&self, token: &str, enrollment_id: &str) -> CreatedInstitution {
+        let institution = api::create_institution(&self.state, "安全培训学校", &uscc("91430100MA4L0000"), &["T".to_string()]).await.expect("create institution");
+        let reply = self.post(&format!("/api/enrollments/{enrollment_id}/handoff"), Some(token), json!({ "institution_id": institution.id })).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "hand-off failed: {:?}", reply.body);
+        institution
+    }
+
+    /// Sends a request signed with the institution's secret at the clock's time.
+    pub async fn signed(&self, institution: &CreatedInstitution, path: &str, body: &Value) -> Reply {
+        let body = body.to_string();
+        let timestamp = self.state.now().timestamp();
+        let key = hex::decode(&institution.secret).unwrap();
+        let signature = sign_request(&key, "POST", path, timestamp, body.as_bytes());
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("x-certflow-key-id", &institution.key_id)
+            .header("x-certflow-timestamp", timestamp.to_string())
+            .header("x-certflow-signature", signature)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Reports one session of `course` from `start` for `minutes` through the signed API.
+    pub async fn report_session(&self, institution: &CreatedInstitution, enrollment_id: &str, statement_id: &str, course: &str, start: DateTime<Utc>, minutes: i64) -> Reply {
+        let body = json!({
+            "statement_id": statement_id,
+            "enrollment_id": enrollment_id,
+            "course_code": course,
+            "started_at": start.to_rfc3339(),
+            "ended_at": (start + chrono::Duration::minutes(minutes)).to_rfc3339(),
+            "face_check": "passed",
+            "evidence": { "device": "test" },
+        });
+        self.signed(institution, "/api/institution/sessions", &body).await
+    }
+
+    /// Does what the `screen_session` job does for clean sessions: marks every reported
+    /// session of the enrollment cleared and sends `courses_updated`.
+    pub async fn clear_sessions(&self, enrollment_id: &str, completed: i64) {
+        sqlx::query("UPDATE study_sessions SET status = 'cleared' WHERE enrollment_id = $1 AND status = 'reported'")
+            .bind(enrollment_id)
+            .execute(&self.db.pool)
+            .await
+            .unwrap();
+        let instance_id: String = sqlx::query("SELECT instance_id FROM enrollments WHERE id = $1").bind(enrollment_id).fetch_one(&self.db.pool).await.unwrap().get(0);
+        let event = EventIn::new(format!("screened:{enrollment_id}:{completed}"), "courses_updated").with("completed", completed);
+        self.state.engine.send(&instance_id, event).await.unwrap();
+    }
+
+    pub async fn instance_state(&self, instance_id: &str) -> String {
+        self.state.engine.instance(instance_id).await.unwrap().state
+    }
+
+    pub async fn count(&self, sql: &'static str, bind: &str) -> i64 {
+        sqlx::query_scalar(sql).bind(bind).fetch_one(&self.db.pool).await.unwrap()
+    }
+}
+
+/// Completes an 18-digit ID number from its first 17 digits.
+pub fn id_number(body: &str) -> String {
+    format!("{body}{}", domain::identity::checksum::id_number_check_character(body).unwrap())
+}
+
+/// Completes a unified social credit code from 16 characters plus a sequence digit.
+pub fn uscc(body16: &str) -> String {
+    let body = format!("{body16}1");
+    format!("{body}{}", domain::identity::checksum::uscc_check_character(&body).unwrap())
+}
