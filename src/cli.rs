@@ -53,6 +53,24 @@ pub enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Run a compressed year for the bundled demo data through the real API on loopback, with a simulated clock.
+    Demo {
+        /// Print only one JSON object on stdout (progress goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// Seed for the operators' plans (who fails, who is flagged); the same seed repeats the run.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Database to use instead of a new one in a temporary folder.
+        #[arg(long)]
+        database: Option<String>,
+        /// Send email through this SMTP server (HOST:PORT, no TLS) instead of the file outbox.
+        #[arg(long)]
+        smtp: Option<String>,
+        /// Play only the first N operators of the roster.
+        #[arg(long)]
+        operators: Option<usize>,
+    },
     /// Run the provincial supervision platform simulator on loopback.
     ProvincialSim {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -137,6 +155,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Definitions { command: DefinitionsCommand::Validate { dir, json, lang } } => definitions_cmd::validate(&dir, json, &lang),
         Command::Admin { command: AdminCommand::Create { login, name, role, password_file } } => admin_cmd::create_admin(&login, &name, &role, password_file.as_deref()).await,
         Command::Import { command: ImportCommand::Roster { file, unit } } => admin_cmd::import_roster(&file, &unit).await,
+        Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,
         Command::ProvincialSim { listen, store, key_id, secret } => sim_cmd::run(listen, store, key_id, secret).await,
     }
 }

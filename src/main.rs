@@ -7,6 +7,7 @@ mod check_cmd;
 mod cli;
 mod config;
 mod definitions_cmd;
+mod demo;
 mod embedded;
 mod platform;
 mod serve_cmd;

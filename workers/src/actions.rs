@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use apalis::prelude::*;
+use tracing::Instrument;
 use serde_json::Value;
 use workflows::runtime::outbox::OutboxEntry;
 
@@ -74,8 +75,7 @@ pub async fn run_action_job(job: ActionJob, services: Data<Arc<Services>>) -> Re
     }
 
     let span = tracing::info_span!("action", outbox = %entry.id, instance = %entry.instance_id, kind = %entry.kind, attempt = job.attempt);
-    let _guard = span.enter();
-    let outcome = perform(&services, &entry).await;
+    let outcome = perform(&services, &entry).instrument(span).await;
     let report = match outcome {
         Ok(Done::Completed(result)) => engine.complete_action(&entry.id, job.attempt, result).await.map(|_| ()),
         Ok(Done::DeferredUntil { until_ms, reason }) => engine.defer_action(&entry.id, job.attempt, until_ms, &reason).await.map(|_| ()),

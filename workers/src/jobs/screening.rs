@@ -109,7 +109,7 @@ pub async fn screen_exam(services: &Services, entry: &OutboxEntry) -> Result<Val
     if failed_checks > 0 {
         findings.push(json!({ "rule": "exam_face_mismatch", "evidence": { "failed_checks": failed_checks } }));
     }
-    let focus_losses = evidence.get("focus_lost").and_then(Value::as_array).map(|events| events.len() as u64).unwrap_or(0);
+    let focus_losses = evidence.get("focus_loss").and_then(Value::as_array).map(|events| events.len() as u64).unwrap_or(0);
     if focus_losses > MAX_FOCUS_LOSSES {
         findings.push(json!({ "rule": "focus_lost_repeatedly", "evidence": { "count": focus_losses, "allowed": MAX_FOCUS_LOSSES } }));
     }

@@ -120,8 +120,9 @@ impl Engine {
             .await?;
             if result.rows_affected() == 1 {
                 entry.dispatched_at = wall_ms;
+                // A deferred attempt, or one whose lease expired, is handed out again.
                 if dispatched >= attempt {
-                    tracing::warn!(outbox = %entry.id, attempt, "lease expired; dispatching attempt again");
+                    tracing::debug!(outbox = %entry.id, attempt, "attempt handed out again");
                 }
                 claimed.push(entry);
                 if claimed.len() as i64 >= limit {
