@@ -9,6 +9,7 @@ pub mod dispatcher;
 pub mod environment;
 pub mod jobs;
 pub mod notify;
+mod poll;
 mod notify_action;
 pub mod provincial;
 pub mod queues;

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::actions::run_action_job;
 use crate::queues::{ACTION_QUEUES, ActionJob, JobQueues, TIMER_QUEUE, TimerJob};
+use crate::poll::TickStrategy;
 use crate::services::Services;
 use crate::{cron, dispatcher};
 
@@ -90,9 +91,7 @@ fn build_monitor(services: &Arc<Services>, queues: &JobQueues, poll: Duration) -
             JobQueues::Sqlite(pool) => {
                 let pool = pool.clone();
                 monitor.register(move |_| {
-                    let storage = SqliteStorage::<ActionJob>::new(&pool)
-                        .with_config(apalis_sqlite::Config::default().queue(queue))
-                        .poll_with_interval(poll);
+                    let storage = SqliteStorage::<ActionJob>::new(&pool).with_config(sqlite_config(queue)).poll_with_strategy(TickStrategy::new(poll));
                     WorkerBuilder::new(name.clone())
                         .backend(storage)
                         .concurrency(CONCURRENCY)
@@ -105,8 +104,7 @@ fn build_monitor(services: &Arc<Services>, queues: &JobQueues, poll: Duration) -
             JobQueues::Postgres(pool) => {
                 let pool = pool.clone();
                 monitor.register(move |_| {
-                    let config = apalis_postgres::Config::default().queue(queue).missed_heartbeats(2);
-                    let storage = PostgresStorage::<ActionJob>::new(&pool).with_config(config).poll_with_interval(poll);
+                    let storage = PostgresStorage::<ActionJob>::new(&pool).with_config(postgres_config(queue)).poll_with_strategy(TickStrategy::new(poll));
                     WorkerBuilder::new(name.clone())
                         .backend(storage)
                         .concurrency(CONCURRENCY)
@@ -125,21 +123,26 @@ fn build_monitor(services: &Arc<Services>, queues: &JobQueues, poll: Duration) -
         JobQueues::Sqlite(pool) => {
             let pool = pool.clone();
             monitor.register(move |_| {
-                let storage = SqliteStorage::<TimerJob>::new(&pool)
-                    .with_config(apalis_sqlite::Config::default().queue(TIMER_QUEUE))
-                    .poll_with_interval(poll);
+                let storage = SqliteStorage::<TimerJob>::new(&pool).with_config(sqlite_config(TIMER_QUEUE)).poll_with_strategy(TickStrategy::new(poll));
                 WorkerBuilder::new(name.clone()).backend(storage).concurrency(CONCURRENCY).catch_panic().enable_tracing().data(services.clone()).build(run_timer_job)
             })
         }
         JobQueues::Postgres(pool) => {
             let pool = pool.clone();
             monitor.register(move |_| {
-                let config = apalis_postgres::Config::default().queue(TIMER_QUEUE).missed_heartbeats(2);
-                let storage = PostgresStorage::<TimerJob>::new(&pool).with_config(config).poll_with_interval(poll);
+                let storage = PostgresStorage::<TimerJob>::new(&pool).with_config(postgres_config(TIMER_QUEUE)).poll_with_strategy(TickStrategy::new(poll));
                 WorkerBuilder::new(name.clone()).backend(storage).concurrency(CONCURRENCY).catch_panic().enable_tracing().data(services.clone()).build(run_timer_job)
             })
         }
     }
+}
+
+fn sqlite_config(queue: &str) -> apalis_sqlite::Config {
+    apalis_sqlite::Config::default().queue(queue)
+}
+
+fn postgres_config(queue: &str) -> apalis_postgres::Config {
+    apalis_postgres::Config::default().queue(queue).missed_heartbeats(2)
 }
 
 /// Fires one due timer. Errors leave the timer pending; the dispatcher queues it again.

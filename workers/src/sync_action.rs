@@ -14,6 +14,9 @@ use crate::provincial::{RecordKind, SyncErrorKind, SyncRecord};
 use crate::records;
 use crate::services::Services;
 
+/// Delay after an earlier record's due time before a later record tries again.
+const DEFER_MS: i64 = 1_000;
+
 pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -> Result<Done, ActionError> {
     let Some(client) = &services.provincial else {
         return Err(ActionError::retryable("no provincial endpoint configured"));
@@ -30,8 +33,13 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -
     // Step 2: the operator's sequence number, assigned once per record, after every
     // earlier record of the same instance.
     let sequence_known = sqlx::query("SELECT 1 FROM sync_records WHERE idempotency_key = $1").bind(&entry.id).fetch_optional(pool).await?.is_some();
-    if !sequence_known && earlier_pending(services, entry).await? {
-        return Ok(Done::DeferredUntil { until_ms: services.engine.now_ms(), reason: "an earlier record of this instance is pending".into() });
+    if !sequence_known {
+        if let Some(earlier_due) = earlier_pending(services, entry).await? {
+            // Wait until just after the earlier record's next attempt, and at least one
+            // clock second, so the two never spin against each other.
+            let until_ms = earlier_due.max(services.engine.now_ms()) + DEFER_MS;
+            return Ok(Done::DeferredUntil { until_ms, reason: "an earlier record of this instance is pending".into() });
+        }
     }
     let operator_ref = operator.id.clone();
     let sequence = assign_sequence(services, &entry.id, &operator_ref, kind, &body).await?;
@@ -96,19 +104,20 @@ async fn assign_sequence(services: &Services, key: &str, operator_ref: &str, kin
     Ok(sequence)
 }
 
-/// Returns whether an older sync entry of the same instance is still pending. Records of
-/// one instance are numbered and sent in the order their transitions recorded them.
-async fn earlier_pending(services: &Services, entry: &OutboxEntry) -> Result<bool, ActionError> {
-    let row = sqlx::query(
-        "SELECT 1 FROM wf_outbox WHERE instance_id = $1 AND kind = 'sync' AND status = 'pending'
-           AND (created_at < $2 OR (created_at = $2 AND id < $3)) LIMIT 1",
+/// Returns the due time of an older sync entry of the same instance that is still
+/// pending, if any. Records of one instance are numbered and sent in the order their
+/// transitions recorded them.
+async fn earlier_pending(services: &Services, entry: &OutboxEntry) -> Result<Option<i64>, ActionError> {
+    let due: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(due_at) FROM wf_outbox WHERE instance_id = $1 AND kind = 'sync' AND status = 'pending'
+           AND (created_at < $2 OR (created_at = $2 AND id < $3))",
     )
     .bind(&entry.instance_id)
     .bind(entry.created_at)
     .bind(&entry.id)
-    .fetch_optional(&services.engine.db.pool)
+    .fetch_one(&services.engine.db.pool)
     .await?;
-    Ok(row.is_some())
+    Ok(due)
 }
 
 /// Builds the JSON body of a record kind. Personal numbers leave masked except the ID
