@@ -18,13 +18,13 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use workers::provincial::SignatureAlgorithm;
+use workers::provincial::signature as scheme;
 use workflows::db::is_unique_violation;
 
 use crate::auth::{Caller, Role};
@@ -96,15 +96,11 @@ pub async fn find_institution(state: &AppState, id: &str) -> Result<Option<Insti
     Ok(row.as_ref().map(InstitutionRecord::from_row).transpose()?)
 }
 
-/// Returns the `X-Certflow-Signature` value for a request: `hmac-sha256=<hex>`.
+/// Returns the `X-Certflow-Signature` value for a request: `hmac-sha256=<hex>`. The
+/// scheme is the one of the provincial contract (`docs/provincial-contract.md`).
 pub fn sign_request(key: &[u8], method: &str, path: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(canonical_request(method, path, timestamp, body).as_bytes());
-    format!("hmac-sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-fn canonical_request(method: &str, path: &str, timestamp: i64, body: &[u8]) -> String {
-    format!("{method}\n{path}\n{timestamp}\n{}", hex::encode(Sha256::digest(body)))
+    let canonical = scheme::canonical_string(SignatureAlgorithm::HmacSha256, method, path, timestamp, body);
+    scheme::format_signature_header(SignatureAlgorithm::HmacSha256, &scheme::sign(SignatureAlgorithm::HmacSha256, key, &canonical))
 }
 
 /// A request whose signature checked out: the signing institution and the raw body.
@@ -155,9 +151,8 @@ impl FromRequest<AppState> for Signed {
             return Err(ApiError::unauthenticated("institution.signature_invalid"));
         };
         let signature_bytes = signature.strip_prefix("hmac-sha256=").and_then(|hex_text| hex::decode(hex_text).ok()).unwrap_or_default();
-        let mut mac = Hmac::<Sha256>::new_from_slice(&institution.key()?).expect("HMAC takes keys of any length");
-        mac.update(canonical_request(&method, &path, timestamp, &body).as_bytes());
-        if mac.verify_slice(&signature_bytes).is_err() {
+        let canonical = scheme::canonical_string(SignatureAlgorithm::HmacSha256, &method, &path, timestamp, &body);
+        if !scheme::verify(SignatureAlgorithm::HmacSha256, &institution.key()?, &canonical, &signature_bytes) {
             tracing::warn!(institution = %institution.id, path = %path, "signed request with a wrong signature");
             return Err(ApiError::unauthenticated("institution.signature_invalid"));
         }

@@ -73,6 +73,34 @@ pub fn start(services: Arc<Services>, queues: JobQueues, roles: Roles, poll: Dur
     WorkerHandle { shutdown, tasks }
 }
 
+/// Registers one worker for `$queue` on whichever backend `$queues` is. The SQLite and
+/// PostgreSQL storages are different types, so the builder chain is written once here
+/// and expanded for each.
+macro_rules! register_worker {
+    ($monitor:expr, $queues:expr, $job:ty, $queue:expr, $name:expr, $services:expr, $poll:expr, $handler:expr) => {{
+        let services = $services.clone();
+        let name = $name;
+        let queue = $queue;
+        let poll = $poll;
+        match $queues {
+            JobQueues::Sqlite(pool) => {
+                let pool = pool.clone();
+                $monitor.register(move |_| {
+                    let storage = SqliteStorage::<$job>::new(&pool).with_config(sqlite_config(queue)).poll_with_strategy(TickStrategy::new(poll));
+                    WorkerBuilder::new(name.clone()).backend(storage).concurrency(CONCURRENCY).catch_panic().enable_tracing().data(services.clone()).build($handler)
+                })
+            }
+            JobQueues::Postgres(pool) => {
+                let pool = pool.clone();
+                $monitor.register(move |_| {
+                    let storage = PostgresStorage::<$job>::new(&pool).with_config(postgres_config(queue)).poll_with_strategy(TickStrategy::new(poll));
+                    WorkerBuilder::new(name.clone()).backend(storage).concurrency(CONCURRENCY).catch_panic().enable_tracing().data(services.clone()).build($handler)
+                })
+            }
+        }
+    }};
+}
+
 fn build_monitor(services: &Arc<Services>, queues: &JobQueues, poll: Duration) -> Monitor {
     // A unique worker name per process start: a reused name kept a crashed job
     // "running" on PostgreSQL in apalis 1.0.
@@ -85,56 +113,11 @@ fn build_monitor(services: &Arc<Services>, queues: &JobQueues, poll: Duration) -
     });
 
     for queue in ACTION_QUEUES {
-        let services = services.clone();
         let name = format!("{queue}-{}", &process[..8]);
-        monitor = match queues {
-            JobQueues::Sqlite(pool) => {
-                let pool = pool.clone();
-                monitor.register(move |_| {
-                    let storage = SqliteStorage::<ActionJob>::new(&pool).with_config(sqlite_config(queue)).poll_with_strategy(TickStrategy::new(poll));
-                    WorkerBuilder::new(name.clone())
-                        .backend(storage)
-                        .concurrency(CONCURRENCY)
-                        .catch_panic()
-                        .enable_tracing()
-                        .data(services.clone())
-                        .build(run_action_job)
-                })
-            }
-            JobQueues::Postgres(pool) => {
-                let pool = pool.clone();
-                monitor.register(move |_| {
-                    let storage = PostgresStorage::<ActionJob>::new(&pool).with_config(postgres_config(queue)).poll_with_strategy(TickStrategy::new(poll));
-                    WorkerBuilder::new(name.clone())
-                        .backend(storage)
-                        .concurrency(CONCURRENCY)
-                        .catch_panic()
-                        .enable_tracing()
-                        .data(services.clone())
-                        .build(run_action_job)
-                })
-            }
-        };
+        monitor = register_worker!(monitor, queues, ActionJob, queue, name, services, poll, run_action_job);
     }
-
-    let services = services.clone();
     let name = format!("{TIMER_QUEUE}-{}", &process[..8]);
-    match queues {
-        JobQueues::Sqlite(pool) => {
-            let pool = pool.clone();
-            monitor.register(move |_| {
-                let storage = SqliteStorage::<TimerJob>::new(&pool).with_config(sqlite_config(TIMER_QUEUE)).poll_with_strategy(TickStrategy::new(poll));
-                WorkerBuilder::new(name.clone()).backend(storage).concurrency(CONCURRENCY).catch_panic().enable_tracing().data(services.clone()).build(run_timer_job)
-            })
-        }
-        JobQueues::Postgres(pool) => {
-            let pool = pool.clone();
-            monitor.register(move |_| {
-                let storage = PostgresStorage::<TimerJob>::new(&pool).with_config(postgres_config(TIMER_QUEUE)).poll_with_strategy(TickStrategy::new(poll));
-                WorkerBuilder::new(name.clone()).backend(storage).concurrency(CONCURRENCY).catch_panic().enable_tracing().data(services.clone()).build(run_timer_job)
-            })
-        }
-    }
+    register_worker!(monitor, queues, TimerJob, TIMER_QUEUE, name, services, poll, run_timer_job)
 }
 
 fn sqlite_config(queue: &str) -> apalis_sqlite::Config {
