@@ -95,7 +95,8 @@ async fn play(world: &World, options: &DemoOptions) -> anyhow::Result<Tally> {
     }
     let mut people = Vec::new();
     for person in everyone {
-        if has_card(world, &person).await? {
+        // NOTE: an operator whose earlier run stopped half-way is not resumed.
+        if already_enrolled(world, &person).await? {
             continue;
         }
         people.push(person);
@@ -222,9 +223,11 @@ async fn register_institution(world: &World, admin: &str) -> anyhow::Result<Valu
     Ok(json!({ "id": id, "key_id": key_id, "secret": secret }))
 }
 
-async fn has_card(world: &World, person: &Person) -> anyhow::Result<bool> {
+/// Returns whether the operator already enrolled for the demo year, in an earlier run
+/// against the same database; such an operator is left as that run left them.
+async fn already_enrolled(world: &World, person: &Person) -> anyhow::Result<bool> {
     let count: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM cards c JOIN operators o ON o.id = c.operator_id WHERE o.mobile = $1 AND c.year = $2 AND c.revoked_at IS NULL",
+        "SELECT COUNT(*) FROM enrollments e JOIN operators o ON o.id = e.operator_id WHERE o.mobile = $1 AND e.year = $2",
     )
     .bind(&person.operator.mobile)
     .bind(i64::from(YEAR))

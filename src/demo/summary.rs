@@ -26,6 +26,9 @@ pub struct Summary {
     pub sessions_flagged: i64,
     pub exam_attempts: i64,
     pub exams_failed: i64,
+    /// Starts refused by the daily limit in this run; not stored, so left out of the
+    /// JSON, whose counts are all totals in the database.
+    #[serde(skip)]
     pub attempts_refused_daily_limit: usize,
     pub review_decisions: i64,
     pub email_transport: &'static str,
@@ -67,7 +70,7 @@ pub fn render_zh(summary: &Summary) -> String {
         format!("  导入作业人员 {} 人，名册中拒绝 {} 行", summary.operators_imported, summary.rows_rejected),
         format!("  学习记录 {} 条，其中 {} 条被标记待审核；审核决定 {} 件", summary.study_sessions, summary.sessions_flagged, summary.review_decisions),
         format!(
-            "  考试 {} 次，其中未通过 {} 次；当天超过次数被拒绝 {} 次",
+            "  考试 {} 次，其中未通过 {} 次；本次运行中因当天次数用完被拒绝 {} 次",
             summary.exam_attempts, summary.exams_failed, summary.attempts_refused_daily_limit
         ),
         format!("  记入学分 {} 个，签发学分卡 {} 张", summary.credits_awarded, summary.cards_issued),
