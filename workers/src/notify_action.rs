@@ -36,9 +36,14 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -
         }
     }
 
-    // Step 2: gather the template's data and the addresses.
+    // Step 2: gather the template's data and the addresses. A card number the template
+    // needs but the card job has not written yet is worth waiting for, not sending blank.
     let operator = records::operator_of_subject(pool, &subject).await?;
     let data = template_data(services, entry, operator.as_ref()).await?;
+    let needs_card = services.templates.fields(template).is_some_and(|fields| fields.iter().any(|field| field == "card_no"));
+    if needs_card && data["card_no"] == "" {
+        return Err(ActionError::retryable("card not issued yet"));
+    }
     let addresses = resolve(pool, &recipients, &subject, operator.as_ref()).await?;
 
     // Step 3: one delivery per channel and address.

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{harness, sms_lines, wait_for};
+use support::{harness, sms_lines, wait_advancing, wait_for};
 use workflows::both_backends;
 use workflows::db::Db;
 use workflows::runtime::{EventIn, EventOutcome};
@@ -43,11 +43,12 @@ both_backends!(info_completion_syncs_in_order, |db: Db| async move {
     let outcome = h.engine.send(&instance.id, EventIn::new("info-1", "info_completed").with("has_unit", true)).await.unwrap();
     assert_eq!(outcome, EventOutcome::Applied { from: "info_pending".into(), to: "complete".into() });
 
-    wait_for("two records at the simulator", async || h.sim.stats().accepted == 2).await;
+    // The second record waits for the first one's attempt on the simulated clock.
+    wait_advancing(&h, "two records at the simulator", async || h.sim.stats().accepted == 2).await;
     let records = h.sim.records(Some("op1")).await;
     let sequences: Vec<u64> = records.iter().map(|stored| stored.record.sequence).collect();
     assert_eq!(sequences, vec![1, 2], "one operator's records arrive in order");
-    wait_for("both sync entries done", async || {
+    wait_advancing(&h, "both sync entries done", async || {
         h.engine.outbox_counts().await.unwrap().iter().any(|(kind, status, n)| kind == "sync" && status == "done" && *n == 2)
     })
     .await;
