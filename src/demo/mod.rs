@@ -17,6 +17,7 @@ mod summary;
 mod world;
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -57,6 +58,15 @@ fn beijing(date: (i32, u32, u32), hour: u32) -> DateTime<Utc> {
 
 fn progress(line: &str) {
     eprintln!("[demo] {line}");
+}
+
+/// A progress bar on a terminal; hidden (and replaced by progress lines) in logs.
+fn progress_bar(total: usize) -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(total as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
 }
 
 pub async fn run(options: DemoOptions) -> anyhow::Result<ExitCode> {
@@ -102,20 +112,26 @@ async fn play(world: &World, options: &DemoOptions) -> anyhow::Result<Tally> {
         people.push(person);
     }
     progress(&format!("{} 名作业人员登录、完善信息并报名", people.len()));
+    let bar = progress_bar(people.len());
     for (index, person) in people.iter_mut().enumerate() {
         enroll(world, person, &institution).await?;
-        if (index + 1) % 50 == 0 {
+        bar.inc(1);
+        if (index + 1) % 50 == 0 && bar.is_hidden() {
             progress(&format!("已报名 {} 人", index + 1));
         }
     }
+    bar.finish_and_clear();
     world.settle().await?;
 
     // January and February: study, reported by the institution.
     world.advance_to(beijing((YEAR, 3, 2), 8)).await?;
     progress("施教机构上报学习记录");
+    let bar = progress_bar(people.len());
     for person in &people {
         study(world, person, &institution, &courseware, &mut tally).await?;
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     world.settle().await?;
     decide_reviews(world, &people, &mut tally).await?;
     world.settle().await?;
@@ -126,9 +142,12 @@ async fn play(world: &World, options: &DemoOptions) -> anyhow::Result<Tally> {
     world.advance_to(beijing((YEAR, 3, 2), 10)).await?;
     progress("在线考试");
     let bank = answers::bank(&courseware);
+    let bar = progress_bar(people.len());
     for person in people.iter_mut() {
         exam_day_one(world, person, &bank, &mut tally).await?;
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     world.settle().await?;
     world.advance_to(beijing((YEAR, 3, 3), 10)).await?;
     for person in people.iter_mut().filter(|p| matches!(p.plan, ExamPlan::FailOnce | ExamPlan::FailTwice)) {
