@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use api::auth::Role;
 use api::{AppState, NewAccount};
 use axum::response::IntoResponse;
+use domain::messages::{Locale, text};
 use workflows::clock::SystemClock;
 
 use crate::config::Config;
@@ -26,11 +27,16 @@ pub async fn api_error_text(error: api::ApiError) -> String {
 }
 
 pub async fn create_admin(login: &str, display_name: &str, role: &str, password_file: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let role = Role::parse(role).filter(|role| matches!(role, Role::AssociationAdmin | Role::Reviewer)).with_context(|| format!("角色“{role}”无效：请用 association_admin 或 reviewer / invalid role {role}"))?;
+    let role = Role::parse(role)
+        .filter(|role| matches!(role, Role::AssociationAdmin | Role::Reviewer))
+        .with_context(|| text(Locale::ZhCn, "cli.role_invalid", &[("role", role)]))?;
     let password = match (password_file, std::env::var("CERTFLOW_ADMIN_PASSWORD").ok()) {
-        (Some(path), _) => std::fs::read_to_string(path).with_context(|| format!("读取密码文件 {} 失败 / reading the password file", path.display()))?.trim().to_string(),
+        (Some(path), _) => match std::fs::read_to_string(path) {
+            Ok(password) => password.trim().to_string(),
+            Err(error) => bail!(text(Locale::ZhCn, "cli.password_file_unreadable", &[("path", &path.display().to_string()), ("detail", &error.to_string())])),
+        },
         (None, Some(password)) => password,
-        (None, None) => bail!("请通过 --password-file 或环境变量 CERTFLOW_ADMIN_PASSWORD 提供密码 / give the password with --password-file or CERTFLOW_ADMIN_PASSWORD"),
+        (None, None) => bail!(text(Locale::ZhCn, "cli.password_missing", &[])),
     };
 
     let config = Config::from_env()?;
@@ -39,7 +45,7 @@ pub async fn create_admin(login: &str, display_name: &str, role: &str, password_
     match api::create_account(&platform.engine.db, &account, platform.engine.now_ms()).await {
         Ok(id) => {
             println!("{id}");
-            eprintln!("已创建账号 {login}（{}）", role.as_str());
+            eprintln!("{}", text(Locale::ZhCn, "cli.account_created", &[("login", login), ("role", role.as_str())]));
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
@@ -50,12 +56,15 @@ pub async fn create_admin(login: &str, display_name: &str, role: &str, password_
 }
 
 pub async fn import_roster(file: &Path, unit_uscc: &str) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("读取文件 {} 失败 / reading {}", file.display(), file.display()))?;
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(error) => bail!(text(Locale::ZhCn, "cli.file_unreadable", &[("path", &file.display().to_string()), ("detail", &error.to_string())])),
+    };
     let uscc = match domain::identity::normalize_uscc(unit_uscc) {
         Ok(uscc) => uscc.as_str().to_string(),
         Err(error) if error.needs_manual_verification() => unit_uscc.trim().to_uppercase(),
         Err(error) => {
-            eprintln!("{}", error.message(domain::messages::Locale::ZhCn));
+            eprintln!("{}", error.message(Locale::ZhCn));
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -64,13 +73,13 @@ pub async fn import_roster(file: &Path, unit_uscc: &str) -> anyhow::Result<ExitC
     let platform = platform::build(&config, Arc::new(SystemClock)).await?;
     let unit_id: Option<String> = sqlx::query_scalar("SELECT id FROM units WHERE uscc = $1").bind(&uscc).fetch_optional(&platform.engine.db.pool).await?;
     let Some(unit_id) = unit_id else {
-        eprintln!("未找到统一社会信用代码为 {uscc} 的单位：请先由协会创建该单位。");
+        eprintln!("{}", text(Locale::ZhCn, "cli.unit_not_found", &[("uscc", &uscc)]));
         return Ok(ExitCode::FAILURE);
     };
 
     let state = AppState::with_courseware(platform.engine.clone(), platform.services.courseware.clone());
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let progress = indicatif::ProgressBar::new_spinner().with_message(format!("导入 {name}"));
+    let progress = indicatif::ProgressBar::new_spinner().with_message(text(Locale::ZhCn, "cli.roster_progress", &[("file", &name)]));
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
     let result = api::import_roster(&state, &unit_id, &bytes, &name).await;
     progress.finish_and_clear();
@@ -83,18 +92,20 @@ pub async fn import_roster(file: &Path, unit_uscc: &str) -> anyhow::Result<ExitC
         }
     };
     if let Some(encoding) = report.encoding_used {
-        println!("文件编码：{encoding}");
+        println!("{}", text(Locale::ZhCn, "cli.roster_encoding", &[("encoding", encoding)]));
     }
     for (_, zh, _) in &report.notices {
-        println!("提示：{zh}");
+        println!("{}", text(Locale::ZhCn, "cli.roster_notice", &[("message", zh)]));
     }
     for row in &report.rows {
         let outcome = serde_json::to_value(&row.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let line = row.line.to_string();
         match &row.message_zh {
-            Some(message) => println!("第 {} 行：{outcome}：{message}", row.line),
-            None => println!("第 {} 行：{outcome}", row.line),
+            Some(message) => println!("{}", text(Locale::ZhCn, "cli.roster_row_message", &[("line", &line), ("outcome", &outcome), ("message", message)])),
+            None => println!("{}", text(Locale::ZhCn, "cli.roster_row", &[("line", &line), ("outcome", &outcome)])),
         }
     }
-    println!("共接受 {} 行，拒绝 {} 行。", report.accepted, report.rejected);
+    let (accepted, rejected) = (report.accepted.to_string(), report.rejected.to_string());
+    println!("{}", text(Locale::ZhCn, "cli.roster_total", &[("accepted", &accepted), ("rejected", &rejected)]));
     Ok(ExitCode::SUCCESS)
 }
