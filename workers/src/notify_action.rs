@@ -164,7 +164,15 @@ async fn deliver(services: &Services, channel: &str, template: &str, to: &str, d
         .map_err(|error| ActionError::invalid(format!("template {template}: {error}")))?;
     let result = match channel_kind {
         Channel::Sms => {
-            let message = SmsMessage { to: to.to_string(), body: rendered.body, template: template.to_string(), params: data.clone(), idempotency_key: key.to_string() };
+            // A template-based SMS provider receives only the fields the template declares.
+            let params: serde_json::Map<String, Value> = services
+                .templates
+                .fields(template)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|field| data.get(field).map(|value| (field.clone(), value.clone())))
+                .collect();
+            let message = SmsMessage { to: to.to_string(), body: rendered.body, template: template.to_string(), params: Value::Object(params), idempotency_key: key.to_string() };
             services.sms.send(&message).await
         }
         Channel::Email => {
