@@ -89,6 +89,14 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum DefinitionsCommand {
+    /// Print a definition as a Mermaid state diagram.
+    Diagram {
+        /// The definition id, such as annual_ce.
+        id: String,
+        /// Definitions folder (holding pipelines/ and templates/).
+        #[arg(long, default_value = "./definitions")]
+        dir: PathBuf,
+    },
     /// Validate every definition and template; exit code 1 when any error is found.
     Validate {
         /// Definitions folder (holding pipelines/ and templates/).
@@ -153,6 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => serve_cmd::migrate_only().await,
         Command::Check { kind, value } => Ok(check_cmd::check(kind, &value)),
         Command::Definitions { command: DefinitionsCommand::Validate { dir, json, lang } } => definitions_cmd::validate(&dir, json, &lang),
+        Command::Definitions { command: DefinitionsCommand::Diagram { id, dir } } => definitions_cmd::diagram(&dir, &id),
         Command::Admin { command: AdminCommand::Create { login, name, role, password_file } } => admin_cmd::create_admin(&login, &name, &role, password_file.as_deref()).await,
         Command::Import { command: ImportCommand::Roster { file, unit } } => admin_cmd::import_roster(&file, &unit).await,
         Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,

@@ -85,3 +85,15 @@ fn render_message(diagnostic: &Diagnostic, locale: Locale) -> String {
     let args: Vec<(&str, &str)> = diagnostic.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     text(locale, &format!("engine.{}", diagnostic.code), &args)
 }
+
+/// Prints definition `id` of `dir` as a Mermaid state diagram.
+pub fn diagram(dir: &Path, id: &str) -> anyhow::Result<ExitCode> {
+    let loaded = load(Some(dir))?;
+    let Some(versioned) = loaded.set.get(id) else {
+        let known: Vec<&str> = loaded.set.definitions.iter().map(|v| v.definition.id.as_str()).collect();
+        eprintln!("{}", text(Locale::ZhCn, "engine.definition_not_found", &[("id", id), ("known", &known.join(", "))]));
+        return Ok(ExitCode::FAILURE);
+    };
+    print!("{}", workflows::definition::diagram::mermaid(&versioned.definition));
+    Ok(ExitCode::SUCCESS)
+}

@@ -48,6 +48,14 @@ impl CalendarSpec {
         }
     }
 
+    /// Returns the expression as definitions write it: `HH:MM` or `MM-DD HH:MM`.
+    pub fn to_text(&self) -> String {
+        match self {
+            CalendarSpec::Daily { time } => time.format("%H:%M").to_string(),
+            CalendarSpec::Yearly { month, day, time } => format!("{month:02}-{day:02} {}", time.format("%H:%M")),
+        }
+    }
+
     /// Returns the first firing instant strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> DateTime<Utc> {
         let local_date = after.with_timezone(&Shanghai).date_naive();

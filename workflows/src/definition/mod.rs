@@ -1,6 +1,7 @@
 //! Pipeline definitions: the YAML format, its model, validation and versions.
 
 pub mod calendar;
+pub mod diagram;
 pub mod duration;
 pub mod model;
 pub mod parse;
