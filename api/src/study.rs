@@ -4,15 +4,12 @@
 //! least the course's minimum minutes. Overlapping sessions of one course count once,
 //! because one person cannot study the same course twice at the same time. A course is credited
 //! when `credits` has a row for it that was not withdrawn.
-//!
-//! NOTE: the workers' `completed_courses` (workers/src/records.rs) sums session
-//! durations instead of merging them. The counts differ only when cleared sessions of
-//! one course overlap, which screening flags, so only a reviewer's acceptance of such a
-//! session can make them disagree.
+//! The workers count completed courses with the same rule (`domain::study`).
 
 use std::collections::{HashMap, HashSet};
 
 use domain::courseware::{Course, Courseware};
+use domain::study::covered_ms;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -72,37 +69,4 @@ pub async fn course_progress(state: &AppState, enrollment_id: &str, item_code: &
             }
         })
         .collect())
-}
-
-/// Returns the milliseconds covered by the union of `intervals`.
-fn covered_ms(mut intervals: Vec<(i64, i64)>) -> i64 {
-    intervals.sort_unstable();
-    let mut total = 0;
-    let mut current: Option<(i64, i64)> = None;
-    for (start, end) in intervals {
-        current = match current {
-            Some((open_start, open_end)) if start <= open_end => Some((open_start, open_end.max(end))),
-            Some((open_start, open_end)) => {
-                total += open_end - open_start;
-                Some((start, end))
-            }
-            None => Some((start, end)),
-        };
-    }
-    if let Some((start, end)) = current {
-        total += end - start;
-    }
-    total
-}
-
-#[cfg(test)]
-mod tests {
-    use super::covered_ms;
-
-    #[test]
-    fn overlapping_sessions_count_once() {
-        assert_eq!(covered_ms(vec![(0, 10), (5, 15), (20, 30)]), 25);
-        assert_eq!(covered_ms(vec![(20, 30), (0, 40)]), 40);
-        assert_eq!(covered_ms(vec![]), 0);
-    }
 }

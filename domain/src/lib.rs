@@ -8,3 +8,4 @@ pub mod catalogue;
 pub mod roster;
 pub mod courseware;
 pub mod exam;
+pub mod study;

@@ -2,6 +2,9 @@
 //! instance, the enrollment of an annual instance, unit admins, completed and credited
 //! courses.
 
+use std::collections::BTreeMap;
+
+use domain::study::completes_course;
 use serde_json::Value;
 use sqlx::{AnyPool, Row};
 
@@ -71,22 +74,29 @@ pub async fn enrollment_of_instance(pool: &AnyPool, instance_id: &str) -> Result
 }
 
 /// Returns the codes of courses the enrollment has completed: those whose cleared
-/// sessions add up to at least the course's minimum minutes.
+/// sessions cover at least the course's minimum minutes (`domain::study`).
 pub async fn completed_courses(pool: &AnyPool, enrollment: &EnrollmentRow) -> Result<Vec<String>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT s.course_code FROM study_sessions s
+        "SELECT s.course_code, s.started_at, s.ended_at, c.minutes FROM study_sessions s
          JOIN courses c ON c.item_code = $2 AND c.year = $3 AND c.code = s.course_code
-         WHERE s.enrollment_id = $1 AND s.status = 'cleared'
-         GROUP BY s.course_code, c.minutes
-         HAVING SUM(s.ended_at - s.started_at) >= c.minutes * 60000
-         ORDER BY s.course_code",
+         WHERE s.enrollment_id = $1 AND s.status = 'cleared'",
     )
     .bind(&enrollment.id)
     .bind(&enrollment.item_code)
     .bind(enrollment.year)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    let mut by_course: BTreeMap<String, (u32, Vec<(i64, i64)>)> = BTreeMap::new();
+    for row in &rows {
+        let minutes: i64 = row.get(3);
+        let entry = by_course.entry(row.get(0)).or_insert_with(|| (minutes as u32, Vec::new()));
+        entry.1.push((row.get(1), row.get(2)));
+    }
+    Ok(by_course
+        .into_iter()
+        .filter(|(_, (minutes, intervals))| completes_course(intervals.clone(), *minutes))
+        .map(|(course, _)| course)
+        .collect())
 }
 
 /// Counts the enrollment's credits that are not withdrawn.
