@@ -7,7 +7,7 @@
 //! review case for association staff.
 
 use serde_json::{Value, json};
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 use workflows::runtime::outbox::OutboxEntry;
 use workflows::runtime::EventIn;
 
@@ -71,8 +71,10 @@ pub async fn screen_session(services: &Services, entry: &OutboxEntry) -> Result<
 
     // Step 2: a flagged session waits for a reviewer.
     if !findings.is_empty() {
-        open_case(services, "session", session_id, &enrollment_id, &findings).await?;
-        sqlx::query("UPDATE study_sessions SET status = 'flagged' WHERE id = $1 AND status = 'reported'").bind(session_id).execute(pool).await?;
+        let mut tx = services.engine.db.begin_write().await?;
+        open_case(&mut tx, services.engine.now_ms(), "session", session_id, &enrollment_id, &findings).await?;
+        sqlx::query("UPDATE study_sessions SET status = 'flagged' WHERE id = $1 AND status = 'reported'").bind(session_id).execute(&mut *tx).await?;
+        tx.commit().await?;
         tracing::info!(session = %session_id, findings = findings.len(), "study session flagged for review");
         return Ok(json!({ "session": session_id, "status": "flagged", "findings": findings }));
     }
@@ -115,8 +117,10 @@ pub async fn screen_exam(services: &Services, entry: &OutboxEntry) -> Result<Val
     }
 
     if !findings.is_empty() {
-        open_case(services, "exam", attempt_id, &enrollment_id, &findings).await?;
-        sqlx::query("UPDATE exam_attempts SET review_status = 'pending' WHERE id = $1").bind(attempt_id).execute(pool).await?;
+        let mut tx = services.engine.db.begin_write().await?;
+        open_case(&mut tx, services.engine.now_ms(), "exam", attempt_id, &enrollment_id, &findings).await?;
+        sqlx::query("UPDATE exam_attempts SET review_status = 'pending' WHERE id = $1").bind(attempt_id).execute(&mut *tx).await?;
+        tx.commit().await?;
         return Ok(json!({ "attempt": attempt_id, "status": "flagged", "findings": findings }));
     }
     sqlx::query("UPDATE exam_attempts SET review_status = 'accepted' WHERE id = $1").bind(attempt_id).execute(pool).await?;
@@ -124,21 +128,21 @@ pub async fn screen_exam(services: &Services, entry: &OutboxEntry) -> Result<Val
     Ok(json!({ "attempt": attempt_id, "status": "accepted" }))
 }
 
-async fn open_case(services: &Services, kind: &str, subject_id: &str, enrollment_id: &str, findings: &[Value]) -> Result<(), ActionError> {
-    let result = sqlx::query(
-        "INSERT INTO review_cases (id, kind, subject_id, enrollment_id, findings, status, created_at) VALUES ($1, $2, $3, $4, $5, 'open', $6)",
+/// Opens the review case of a session or attempt inside `tx`, together with the status
+/// change that marks it flagged, so a reader never sees one without the other.
+async fn open_case(tx: &mut Transaction<'static, Any>, now_ms: i64, kind: &str, subject_id: &str, enrollment_id: &str, findings: &[Value]) -> Result<(), ActionError> {
+    // One case per session or attempt: a repeated screening finds it open already.
+    sqlx::query(
+        "INSERT INTO review_cases (id, kind, subject_id, enrollment_id, findings, status, created_at) VALUES ($1, $2, $3, $4, $5, 'open', $6)
+         ON CONFLICT (subject_id) DO NOTHING",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(kind)
     .bind(subject_id)
     .bind(enrollment_id)
     .bind(Value::Array(findings.to_vec()).to_string())
-    .bind(services.engine.now_ms())
-    .execute(&services.engine.db.pool)
-    .await;
-    match result {
-        // One case per session or attempt: a repeated screening finds it open already.
-        Err(error) if workflows::db::is_unique_violation(&error) => Ok(()),
-        other => other.map(|_| ()).map_err(ActionError::from),
-    }
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
