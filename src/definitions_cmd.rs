@@ -51,6 +51,10 @@ pub fn render(diagnostic: &Diagnostic, locale: Locale) -> String {
 
 pub fn validate(dir: &Path, as_json: bool, lang: &str) -> anyhow::Result<ExitCode> {
     let locale = Locale::parse(lang);
+    if !dir.join("pipelines").is_dir() {
+        eprintln!("{}", text(locale, "engine.definitions_dir_missing", &[("dir", &dir.display().to_string())]));
+        return Ok(ExitCode::FAILURE);
+    }
     let loaded = load(Some(dir))?;
     let diagnostics = &loaded.set.diagnostics;
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();

@@ -40,5 +40,5 @@ fn init_tracing(verbose: bool, serving: bool) {
         (false, false) => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CERTFLOW_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
 }

@@ -214,6 +214,7 @@ async fn import_rosters(world: &World, units: &HashMap<String, (String, String)>
     uploads.push((first.clone(), "roster-gbk.csv", data::ROSTER_GBK.to_vec()));
     uploads.push((first, "invalid-rows.csv", data::INVALID_ROWS.to_vec()));
 
+    let names: HashMap<String, String> = data::units().into_iter().map(|unit| (unit.uscc, unit.name)).collect();
     for (uscc, file_name, bytes) in uploads {
         let (unit_id, token) = &units[&uscc];
         let reply = world.client.upload(&format!("/api/units/{unit_id}/roster?file_name={file_name}"), token, bytes).await?;
@@ -221,7 +222,8 @@ async fn import_rosters(world: &World, units: &HashMap<String, (String, String)>
         let rejected = report["rejected"].as_u64().unwrap_or(0) as usize;
         tally.rows_rejected += rejected;
         progress(&format!(
-            "名册 {file_name}（{}）：接受 {} 行，拒绝 {rejected} 行",
+            "{} 名册 {file_name}（{}）：接受 {} 行，拒绝 {rejected} 行",
+            names[&uscc],
             report["encoding_used"].as_str().unwrap_or("xlsx"),
             report["accepted"].as_u64().unwrap_or(0)
         ));

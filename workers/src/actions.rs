@@ -33,6 +33,13 @@ impl ActionError {
         ActionError { kind: "rejected", message: message.into() }
     }
 
+    /// Something another action writes is not there yet (a card, an exam attempt). The
+    /// attempt waits a second without counting as a failure, for up to
+    /// [`NOT_READY_LIMIT_MS`] after the entry was recorded; then it fails as retryable.
+    pub fn not_ready(message: impl Into<String>) -> ActionError {
+        ActionError { kind: "not_ready", message: message.into() }
+    }
+
     pub fn invalid(message: impl Into<String>) -> ActionError {
         ActionError { kind: "invalid_payload", message: message.into() }
     }
@@ -49,6 +56,9 @@ impl From<sqlx::Error> for ActionError {
         ActionError::retryable(format!("database: {error}"))
     }
 }
+
+/// How long (engine clock) an entry may wait for a record another action writes.
+pub const NOT_READY_LIMIT_MS: i64 = 10 * 60 * 1000;
 
 /// What a successful attempt returns: a result to store, or a new due time for an
 /// attempt that must wait without counting as a failure.
@@ -79,7 +89,14 @@ pub async fn run_action_job(job: ActionJob, services: Data<Arc<Services>>) -> Re
     let report = match outcome {
         Ok(Done::Completed(result)) => engine.complete_action(&entry.id, job.attempt, result).await.map(|_| ()),
         Ok(Done::DeferredUntil { until_ms, reason }) => engine.defer_action(&entry.id, job.attempt, until_ms, &reason).await.map(|_| ()),
-        Err(error) => engine.fail_action(&entry.id, job.attempt, error.kind, &error.message).await.map(|_| ()),
+        Err(error) if error.kind == "not_ready" && engine.now_ms() - entry.created_at < NOT_READY_LIMIT_MS => {
+            tracing::debug!(outbox = %entry.id, reason = %error.message, "action waits for another action's record");
+            engine.defer_action(&entry.id, job.attempt, engine.now_ms() + 1_000, &error.message).await.map(|_| ())
+        }
+        Err(error) => {
+            let kind = if error.kind == "not_ready" { "retryable" } else { error.kind };
+            engine.fail_action(&entry.id, job.attempt, kind, &error.message).await.map(|_| ())
+        }
     };
     if let Err(error) = report {
         // The attempt stays dispatched; the lease hands it out again later.

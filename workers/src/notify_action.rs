@@ -42,7 +42,7 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -
     let data = template_data(services, entry, operator.as_ref()).await?;
     let needs_card = services.templates.fields(template).is_some_and(|fields| fields.iter().any(|field| field == "card_no"));
     if needs_card && data["card_no"] == "" {
-        return Err(ActionError::retryable("card not issued yet"));
+        return Err(ActionError::not_ready("card not issued yet"));
     }
     let addresses = resolve(pool, &recipients, &subject, operator.as_ref()).await?;
 

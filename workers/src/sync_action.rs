@@ -27,7 +27,7 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -
 
     // Step 1: the body, from the instance snapshot and the records it names.
     let subject = entry.action.get("subject").cloned().unwrap_or(Value::Null);
-    let operator = records::operator_of_subject(pool, &subject).await?.ok_or_else(|| ActionError::retryable("operator record not found yet"))?;
+    let operator = records::operator_of_subject(pool, &subject).await?.ok_or_else(|| ActionError::not_ready("operator record not found yet"))?;
     let body = record_body(services, entry, &operator, kind).await?;
 
     // Step 2: the operator's sequence number, assigned once per record, after every
@@ -138,7 +138,7 @@ async fn record_body(services: &Services, entry: &OutboxEntry, operator: &record
         RecordKind::ExamAttempt => {
             let attempt_id = payload.get("attempt_id").and_then(Value::as_str).unwrap_or_default();
             let row = sqlx::query("SELECT score, passed, started_at, finished_at FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_optional(pool).await?;
-            let row = row.ok_or_else(|| ActionError::retryable(format!("exam attempt {attempt_id} not found yet")))?;
+            let row = row.ok_or_else(|| ActionError::not_ready(format!("exam attempt {attempt_id} not found yet")))?;
             json!({
                 "attempt_id": attempt_id,
                 "item_code": subject.get("item"),
@@ -157,7 +157,7 @@ async fn record_body(services: &Services, entry: &OutboxEntry, operator: &record
                 .bind(subject.get("item").and_then(Value::as_str).unwrap_or_default())
                 .fetch_optional(pool)
                 .await?;
-            let row = row.ok_or_else(|| ActionError::retryable("card not issued yet"))?;
+            let row = row.ok_or_else(|| ActionError::not_ready("card not issued yet"))?;
             json!({ "card_no": row.get::<String, _>(0), "issued_at": row.get::<i64, _>(1), "revoked_at": row.get::<Option<i64>, _>(2), "unit_name": row.get::<Option<String>, _>(3) })
         }
         _ => json!({ "event": entry.action.get("event"), "payload": payload, "subject": subject }),
