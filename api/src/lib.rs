@@ -98,10 +98,16 @@ pub fn router(state: AppState) -> Router {
         .merge(reviews::router())
         .merge(credits::router())
         .merge(ops::router())
+        .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
         .layer(middleware::from_fn(log_request))
         .layer(middleware::from_fn(error::scope_locale))
         .with_state(state)
+}
+
+/// Answers a path no route serves with the API's error body instead of an empty 404.
+async fn unknown_route() -> ApiError {
+    ApiError::not_found("request.unknown_route")
 }
 
 /// Logs each request's method, path, status and duration. Query strings are left out

@@ -191,3 +191,11 @@ both_backends!(idempotency_key_replays_first_response, |db: Db| async move {
         .unwrap();
     assert_eq!(app.send(request).await.status, StatusCode::CONFLICT);
 });
+
+both_backends!(unknown_route_gets_error_body, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let reply = app.get("/api/no-such-route", None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.code(), "request.unknown_route");
+    assert!(reply.message().contains("接口地址不存在"), "{}", reply.message());
+});
