@@ -41,7 +41,7 @@ pub struct DemoOptions {
     pub operators: Option<usize>,
 }
 
-/// Results that live only in this run (the database holds the rest).
+/// Results that exist only in this run; the database stores the rest.
 #[derive(Default)]
 pub struct Tally {
     pub rows_rejected: usize,
@@ -60,7 +60,8 @@ fn progress(line: &str) {
     eprintln!("[demo] {line}");
 }
 
-/// A progress bar on a terminal; hidden (and replaced by progress lines) in logs.
+/// Returns a progress bar on a terminal, or a hidden one in logs, where progress lines
+/// take its place.
 fn progress_bar(total: usize) -> indicatif::ProgressBar {
     if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(total as u64)
@@ -289,7 +290,7 @@ async fn study(world: &World, person: &Person, institution: &Value, courseware: 
     Ok(())
 }
 
-/// Reviewers decide every open case: study sessions as each operator's plan says,
+/// Decides every open review case: study sessions as each operator's plan sets,
 /// flagged exams accepted.
 async fn decide_reviews(world: &World, people: &[Person], tally: &mut Tally) -> anyhow::Result<()> {
     // Sessions last 12 hours of the clock, so the reviewer logs in on the day of review.

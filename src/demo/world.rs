@@ -45,7 +45,7 @@ impl World {
         let database_url = options.database.clone().unwrap_or_else(|| format!("sqlite://{}/certflow.db", data_dir.display()));
 
         // The provincial simulator on an ephemeral loopback port; its store lives beside
-        // the database so a second run against the same database sees the same records.
+        // the database so a second run against the same database finds the same records.
         let sim_dir = match &options.database {
             Some(_) => std::env::temp_dir().join(format!("certflow-demo-sim-{:x}", fxhash(&database_url))),
             None => temp.path.join("provincial-sim"),
@@ -156,7 +156,7 @@ async fn last_activity(engine: &Engine) -> anyhow::Result<Option<DateTime<Utc>>>
     Ok(last.and_then(DateTime::from_timestamp_millis))
 }
 
-/// A short stable hash for naming the simulator's folder after a database URL.
+/// Returns a short stable hash for naming the simulator's folder after a database URL.
 fn fxhash(text: &str) -> u64 {
     text.bytes().fold(0xcbf29ce484222325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3))
 }

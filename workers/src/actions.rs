@@ -15,7 +15,7 @@ use crate::queues::ActionJob;
 use crate::services::Services;
 use crate::{jobs, notify_action, sync_action};
 
-/// Why an attempt failed. `kind` is matched against the policy's `non_retryable` list.
+/// The failure of an attempt. `kind` is matched against the policy's `non_retryable` list.
 #[derive(Debug)]
 pub struct ActionError {
     pub kind: &'static str,
@@ -60,7 +60,7 @@ impl From<sqlx::Error> for ActionError {
 /// How long (engine clock) an entry may wait for a record another action writes.
 pub const NOT_READY_LIMIT_MS: i64 = 10 * 60 * 1000;
 
-/// What a successful attempt returns: a result to store, or a new due time for an
+/// The result of a successful attempt: a value to store, or a new due time for an
 /// attempt that must wait without counting as a failure.
 pub enum Done {
     Completed(Value),

@@ -1,10 +1,10 @@
 //! The apalis job queues on SQLite or PostgreSQL, behind one enum.
 //!
 //! apalis storages of the two backends are different types, so every operation
-//! matches on [`JobQueues`]. Jobs carry only ids; the engine's outbox and timer rows
-//! hold the work and its state. apalis is told `max_attempts(1)`: retries belong to
-//! the engine's policy, scheduled on its clock, so no second retry layer multiplies
-//! attempts.
+//! matches on [`JobQueues`]. Jobs carry only ids, and the engine's outbox and timer
+//! rows contain the work and its state. Every job is pushed with `max_attempts(1)`
+//! because retries belong to the engine's policy, scheduled on its clock, so no second
+//! retry layer multiplies attempts.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -64,8 +64,8 @@ impl JobQueues {
     /// Opens the job storage at `url` and creates its tables.
     pub async fn connect(url: &str) -> Result<JobQueues, sqlx::Error> {
         if url.starts_with("sqlite:") {
-            // apalis's setup turns synchronous off on its connection; the pool is opened
-            // with our own options so every connection keeps WAL, FULL and a busy timeout.
+            // apalis's setup turns synchronous off on its connection. The pool is opened
+            // with our own options, so every connection keeps WAL, FULL and a busy timeout.
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)

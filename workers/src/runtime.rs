@@ -40,7 +40,7 @@ impl WorkerHandle {
     }
 }
 
-/// Which parts to run in this process.
+/// The parts of the platform this process runs.
 #[derive(Clone, Copy, Debug)]
 pub struct Roles {
     pub workers: bool,

@@ -1,5 +1,5 @@
-//! What the workers need to perform side effects, built once per process and shared
-//! by every job.
+//! The senders, clients and data the workers use for side effects, built once per
+//! process and shared by every job.
 
 use std::path::PathBuf;
 

@@ -76,7 +76,7 @@ impl EventIn {
     }
 }
 
-/// What became of an event.
+/// The outcome of an event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum EventOutcome {
@@ -84,9 +84,9 @@ pub enum EventOutcome {
     Applied { from: String, to: String },
     /// The event id was seen before; nothing changed.
     Duplicate,
-    /// The state has no transition for the event, or no guard held; `reason` says which.
+    /// The state has no transition for the event, or no guard held; `reason` tells which.
     Rejected { state: String, reason: String },
-    /// The definition says to ignore the event in this state.
+    /// The definition ignores the event in this state.
     Ignored { state: String },
     /// Kept in the inbox until a state accepts it.
     Queued { state: String },

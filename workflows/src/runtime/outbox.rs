@@ -2,7 +2,7 @@
 //! retried by the engine on its own clock.
 //!
 //! An entry's attempt number is `attempts + 1`. Dispatching marks that number as handed
-//! out, so one entry goes to one worker even with several dispatchers; a worker reports
+//! out, so one entry goes to one worker even with several dispatchers. A worker reports
 //! the attempt it ran, and a late report of an older attempt changes nothing. Retries
 //! set `due_at` in the future instead of sleeping, so an outage of hours on a simulated
 //! clock passes in moments.
@@ -68,7 +68,7 @@ impl OutboxEntry {
 
 const COLUMNS: &str = "id, instance_id, kind, action, status, attempts, due_at, last_error, dispatched_at, created_at";
 
-/// What a failed attempt led to.
+/// The outcome of a failed attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FailureOutcome {
     /// Scheduled again at this instant (unix ms).
@@ -246,7 +246,7 @@ impl Engine {
     }
 
     /// Returns the earliest `due_at` of a pending entry or timer, so a simulated clock
-    /// knows where to jump next.
+    /// can jump to it.
     pub async fn next_due_ms(&self) -> Result<Option<i64>, EngineError> {
         let outbox: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM wf_outbox WHERE status = 'pending'").fetch_one(&self.db.pool).await?;
         let timers: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM wf_timers WHERE status = 'pending'").fetch_one(&self.db.pool).await?;
