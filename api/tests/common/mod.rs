@@ -61,7 +61,7 @@ pub async fn app(db: Db, start: DateTime<Utc>) -> TestApp {
     let set = DefinitionSet::load_dir(definitions, &AnyEnvironment).expect("definitions folder is readable");
     assert!(!set.has_errors(), "definitions have errors: {:?}", set.diagnostics);
     for versioned in &set.definitions {
-        engine.publish(versioned, "test").await.expect("publish definition");
+        engine.publish(versioned, "test", "").await.expect("publish definition");
     }
     let state = AppState::new(engine).expect("embedded courseware is valid");
     let router = api::router(state.clone());

@@ -46,7 +46,7 @@ pub async fn harness(db: Db) -> Harness {
     let set = DefinitionSet::load_dir(Path::new(DEFINITIONS), &WorkerEnvironment { templates: &templates }).unwrap();
     assert!(!set.has_errors(), "{:?}", set.diagnostics);
     for versioned in &set.definitions {
-        engine.publish(versioned, "test").await.unwrap();
+        engine.publish(versioned, "test", "").await.unwrap();
     }
 
     // The provincial simulator on an ephemeral loopback port.

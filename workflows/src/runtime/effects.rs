@@ -119,16 +119,18 @@ fn policy_for(definition: &Definition, action: &Action) -> RetryPolicy {
     definition.retry_policies.get(named).cloned().unwrap_or_default()
 }
 
-/// Returns when timer `index` of `state` next fires after `now`.
-pub(crate) fn due_at(state: &State, index: usize, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// Returns when timer `index` of `state` fires for an instance that entered the state
+/// at `entered`: an `after` timer counts from the entry, an `at` timer fires at its next
+/// calendar time after `now`.
+pub(crate) fn due_at(state: &State, index: usize, entered: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let timer = state.timers.get(index)?;
     Some(match &timer.when {
-        TimerWhen::After(duration) => now + *duration,
+        TimerWhen::After(duration) => entered + *duration,
         TimerWhen::At(spec) => spec.next_after(now),
     })
 }
 
-/// Schedules timer `index` of `state` for the instance.
+/// Schedules timer `index` of `state` for an instance entering the state now.
 pub(crate) async fn schedule_timer(
     tx: &mut Transaction<'static, Any>,
     instance_id: &str,
@@ -136,7 +138,19 @@ pub(crate) async fn schedule_timer(
     index: usize,
     now: DateTime<Utc>,
 ) -> Result<(), EngineError> {
-    let Some(due) = due_at(state, index, now) else { return Ok(()) };
+    let Some(due) = due_at(state, index, now, now) else { return Ok(()) };
+    insert_timer(tx, instance_id, state, index, due, now).await
+}
+
+/// Stores timer `index` of `state`, due at `due`.
+pub(crate) async fn insert_timer(
+    tx: &mut Transaction<'static, Any>,
+    instance_id: &str,
+    state: &State,
+    index: usize,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
     sqlx::query(
         "INSERT INTO wf_timers (id, instance_id, state, timer_index, event, due_at, status, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",

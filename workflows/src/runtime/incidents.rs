@@ -161,10 +161,11 @@ impl Engine {
             let version: String = row.get(1);
             let state_id: String = row.get(2);
             let waits_for_event = self
-                .registry
-                .by_version(&version)
-                .and_then(|definition| definition.state(&state_id).map(|state| state.kind == StateKind::Waiting && !state.transitions.is_empty()))
-                .unwrap_or(false);
+                .definition_version(&version)
+                .await
+                .ok()
+                .and_then(|definition| definition.state(&state_id).map(|state| state.kind == StateKind::Waiting && !state.transitions.is_empty()));
+            let waits_for_event = waits_for_event.unwrap_or(false);
             if waits_for_event {
                 continue;
             }

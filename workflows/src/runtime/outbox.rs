@@ -90,6 +90,7 @@ impl Engine {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS}, dispatched_attempt FROM wf_outbox
              WHERE status = 'pending' AND due_at <= $1
+               AND instance_id NOT IN (SELECT id FROM wf_instances WHERE status = 'paused')
              ORDER BY due_at, created_at, id LIMIT $2"
         )))
         .bind(now_ms)
@@ -248,8 +249,8 @@ impl Engine {
     /// Returns the earliest `due_at` of a pending entry or timer, so a simulated clock
     /// can jump to it.
     pub async fn next_due_ms(&self) -> Result<Option<i64>, EngineError> {
-        let outbox: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM wf_outbox WHERE status = 'pending'").fetch_one(&self.db.pool).await?;
-        let timers: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM wf_timers WHERE status = 'pending'").fetch_one(&self.db.pool).await?;
+        let outbox: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM wf_outbox WHERE status = 'pending' AND instance_id NOT IN (SELECT id FROM wf_instances WHERE status = 'paused')").fetch_one(&self.db.pool).await?;
+        let timers: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM wf_timers WHERE status = 'pending' AND instance_id NOT IN (SELECT id FROM wf_instances WHERE status = 'paused')").fetch_one(&self.db.pool).await?;
         Ok(match (outbox, timers) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -59,12 +59,39 @@ pub enum Published {
     New,
     /// The same content was already the latest version; nothing changed.
     Unchanged,
+    /// The content was published before and has since been superseded; start-up
+    /// publishing leaves it so, since staff published the newer version on purpose.
+    Superseded,
+}
+
+/// One published version as stored: content hash, label, author and time.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VersionInfo {
+    pub definition_id: String,
+    pub version: String,
+    pub label: String,
+    pub published_by: String,
+    pub published_at: i64,
+    /// Publish order within the definition; the highest is the latest.
+    pub seq: i64,
 }
 
 impl Engine {
     /// Publishes `versioned` as the latest version of its definition, unless it already
-    /// is. A published version is never changed: the same content gets the same hash.
-    pub async fn publish(&self, versioned: &Versioned, author: &str) -> Result<Published, EngineError> {
+    /// is. A published version is never changed: the same content gets the same hash,
+    /// and publishing an earlier version again only makes it the latest once more.
+    pub async fn publish(&self, versioned: &Versioned, author: &str, label: &str) -> Result<Published, EngineError> {
+        self.publish_with(versioned, author, label, true).await
+    }
+
+    /// Publishes `versioned` only if its content was never published before. Start-up
+    /// uses this, so that restarting with older files does not undo a version staff
+    /// published since.
+    pub async fn publish_if_new(&self, versioned: &Versioned, author: &str, label: &str) -> Result<Published, EngineError> {
+        self.publish_with(versioned, author, label, false).await
+    }
+
+    async fn publish_with(&self, versioned: &Versioned, author: &str, label: &str, republish: bool) -> Result<Published, EngineError> {
         let definition = &versioned.definition;
         let mut tx = self.db.begin_write().await?;
 
@@ -82,8 +109,6 @@ impl Engine {
             return Ok(Published::Unchanged);
         }
 
-        // A version published earlier and then superseded becomes the latest again with
-        // a new sequence number; its content is unchanged.
         let seq = latest.map(|(_, seq)| seq + 1).unwrap_or(1);
         let existing = sqlx::query("SELECT 1 FROM wf_definitions WHERE definition_id = $1 AND version = $2")
             .bind(&definition.id)
@@ -91,6 +116,13 @@ impl Engine {
             .fetch_optional(&mut *tx)
             .await?;
         if existing.is_some() {
+            if !republish {
+                tx.commit().await?;
+                self.registry.insert(&versioned.version, definition.clone(), false);
+                return Ok(Published::Superseded);
+            }
+            // Only the order changes; the stored content, label and author stay as
+            // first published.
             sqlx::query("UPDATE wf_definitions SET seq = $1 WHERE definition_id = $2 AND version = $3")
                 .bind(seq)
                 .bind(&definition.id)
@@ -98,13 +130,14 @@ impl Engine {
                 .execute(&mut *tx)
                 .await?;
         } else {
+            let label = if label.is_empty() { definition.label.as_str() } else { label };
             sqlx::query(
                 "INSERT INTO wf_definitions (definition_id, version, label, source, published_by, published_at, seq)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&definition.id)
             .bind(&versioned.version)
-            .bind(&definition.label)
+            .bind(label)
             .bind(&versioned.source)
             .bind(author)
             .bind(self.now_ms())
@@ -117,6 +150,67 @@ impl Engine {
         self.registry.insert(&versioned.version, definition.clone(), true);
         tracing::info!(definition = %definition.id, version = %&versioned.version[..12], author, "definition published");
         Ok(Published::New)
+    }
+
+    /// Returns the latest published version of `definition_id`. It is read from the
+    /// database, so a version another process published is used at once.
+    pub async fn latest_definition(&self, definition_id: &str) -> Result<(String, Arc<Definition>), EngineError> {
+        let version: Option<String> = sqlx::query_scalar("SELECT version FROM wf_definitions WHERE definition_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(definition_id)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        let version = version.ok_or_else(|| EngineError::UnknownDefinition(definition_id.to_string()))?;
+        let definition = self.definition_version(&version).await?;
+        Ok((version, definition))
+    }
+
+    /// Returns the definition of `version`, loading it from the database when this
+    /// process has not seen it yet.
+    pub async fn definition_version(&self, version: &str) -> Result<Arc<Definition>, EngineError> {
+        if let Some(definition) = self.registry.by_version(version) {
+            return Ok(definition);
+        }
+        let row = sqlx::query("SELECT definition_id, source FROM wf_definitions WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| EngineError::UnknownVersion(version.to_string()))?;
+        let id: String = row.get(0);
+        let source: String = row.get(1);
+        let definition = parse_stored(&id, version, &source).ok_or_else(|| EngineError::UnknownVersion(version.to_string()))?;
+        self.registry.insert(version, definition.clone(), false);
+        Ok(definition)
+    }
+
+    /// Returns every published version of `definition_id`, latest first.
+    pub async fn versions(&self, definition_id: &str) -> Result<Vec<VersionInfo>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT definition_id, version, label, published_by, published_at, seq FROM wf_definitions
+             WHERE definition_id = $1 ORDER BY seq DESC",
+        )
+        .bind(definition_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| VersionInfo {
+                definition_id: row.get(0),
+                version: row.get(1),
+                label: row.get(2),
+                published_by: row.get(3),
+                published_at: row.get(4),
+                seq: row.get(5),
+            })
+            .collect())
+    }
+
+    /// Returns the stored source text of `version`.
+    pub async fn version_source(&self, version: &str) -> Result<String, EngineError> {
+        sqlx::query_scalar("SELECT source FROM wf_definitions WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| EngineError::UnknownVersion(version.to_string()))
     }
 
     /// Loads every stored version into the registry, so instances pinned to older
@@ -137,12 +231,20 @@ impl Engine {
             let version: String = row.get(1);
             let source: String = row.get(2);
             let seq: i64 = row.get(3);
-            let (definition, _) = parse_definition(&format!("{id}@{}", &version[..12]), &source);
-            match definition {
-                Some(definition) => self.registry.insert(&version, Arc::new(definition), latest_seq[&id] == seq),
-                None => tracing::error!(definition = %id, version = %version, "stored definition no longer parses"),
+            if let Some(definition) = parse_stored(&id, &version, &source) {
+                self.registry.insert(&version, definition, latest_seq[&id] == seq);
             }
         }
         Ok(rows.len())
     }
+}
+
+/// Parses a stored version. A stored version that no longer parses (after a parser
+/// change) is logged; instances pinned to it report `unknown_version`.
+fn parse_stored(id: &str, version: &str, source: &str) -> Option<Arc<Definition>> {
+    let (definition, _) = parse_definition(&format!("{id}@{}", &version[..version.len().min(12)]), source);
+    if definition.is_none() {
+        tracing::error!(definition = %id, version = %version, "stored definition no longer parses");
+    }
+    definition.map(Arc::new)
 }

@@ -16,9 +16,11 @@ pub struct DueTimer {
 
 impl Engine {
     /// Returns up to `limit` pending timers due at the engine clock's now, oldest first.
+    /// Timers of paused instances wait until the instance is resumed.
     pub async fn due_timers(&self, limit: i64) -> Result<Vec<DueTimer>, EngineError> {
         let rows = sqlx::query(
-            "SELECT id, instance_id, event, due_at FROM wf_timers WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2",
+            "SELECT t.id, t.instance_id, t.event, t.due_at FROM wf_timers t JOIN wf_instances i ON i.id = t.instance_id
+             WHERE t.status = 'pending' AND t.due_at <= $1 AND i.status <> 'paused' ORDER BY t.due_at, t.id LIMIT $2",
         )
         .bind(self.now_ms())
         .bind(limit)

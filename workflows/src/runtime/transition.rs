@@ -34,10 +34,7 @@ impl Engine {
         if let Some(existing) = self.find_instance(definition_id, &key).await? {
             return Ok(existing);
         }
-        let (version, definition) = self
-            .registry
-            .latest(definition_id)
-            .ok_or_else(|| EngineError::UnknownDefinition(definition_id.to_string()))?;
+        let (version, definition) = self.latest_definition(definition_id).await?;
 
         let now = self.clock.now();
         let id = uuid::Uuid::now_v7().to_string();
@@ -111,7 +108,7 @@ impl Engine {
     pub async fn send(&self, instance_id: &str, event: EventIn) -> Result<EventOutcome, EngineError> {
         let outcome = self.apply(instance_id, &event, None, false).await?;
         if matches!(outcome, EventOutcome::Applied { .. }) {
-            self.drain_inbox(instance_id).await?;
+            self.offer_inbox(instance_id).await?;
         }
         Ok(outcome)
     }
@@ -128,12 +125,13 @@ impl Engine {
         let event = EventIn::new(format!("timer:{timer_id}"), row.get::<String, _>(1));
         let outcome = self.apply(&instance_id, &event, Some(timer_id), false).await?;
         if matches!(outcome, EventOutcome::Applied { .. }) {
-            self.drain_inbox(&instance_id).await?;
+            self.offer_inbox(&instance_id).await?;
         }
         Ok(outcome)
     }
 
-    async fn drain_inbox(&self, instance_id: &str) -> Result<(), EngineError> {
+    /// Offers the instance's inbox events again, oldest first.
+    pub(crate) async fn offer_inbox(&self, instance_id: &str) -> Result<(), EngineError> {
         // Each applied inbox event may open the way for the next, so loop until a pass
         // applies nothing. The bound keeps a faulty definition from looping forever.
         for _ in 0..32 {
@@ -219,10 +217,7 @@ impl Engine {
 
         // Step 2: load the instance and its pinned definition.
         let instance = Instance::load(&mut **tx, instance_id).await?;
-        let definition = self
-            .registry
-            .by_version(&instance.version)
-            .ok_or_else(|| EngineError::UnknownVersion(instance.version.clone()))?;
+        let definition = self.definition_version(&instance.version).await?;
         let state = definition.state(&instance.state).ok_or_else(|| EngineError::UnknownState {
             instance: instance_id.to_string(),
             state: instance.state.clone(),
