@@ -25,7 +25,10 @@ pub async fn serve(listen: SocketAddr, role: Role) -> anyhow::Result<ExitCode> {
     let workers = runtime::start(platform.services.clone(), queues, roles, runtime::DEFAULT_POLL);
 
     if matches!(role, Role::All | Role::Api) {
-        let state = api::AppState::with_courseware(platform.engine.clone(), platform.services.courseware.clone());
+        let mut state = api::AppState::with_courseware(platform.engine.clone(), platform.services.courseware.clone());
+        if let Some(dir) = &config.definitions_dir {
+            state = state.with_templates(workers::notify::Templates::load_dir(dir.join("templates"))?);
+        }
         let router = api::router(state);
         let listener = tokio::net::TcpListener::bind(listen).await?;
         eprintln!("certflow 已启动：http://{listen}（数据库 {}）", platform::redact(&config.database_url));

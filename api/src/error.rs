@@ -278,6 +278,9 @@ impl From<EngineError> for ApiError {
         match error {
             EngineError::Contention(_) => ApiError::Busy(Problem::new("request.busy")),
             EngineError::InstanceNotFound(_) => ApiError::not_found("workflow.instance_not_found"),
+            EngineError::UnknownDefinition(id) => ApiError::not_found("definitions.not_found").arg("id", id),
+            EngineError::UnknownVersion(version) => ApiError::not_found("definitions.version_not_found").arg("id", "").arg("version", version),
+            EngineError::IncidentNotFound(_) => ApiError::not_found("incidents.not_found"),
             other => ApiError::internal(other),
         }
     }

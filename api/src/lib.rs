@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod credits;
 pub mod db;
+pub mod definitions;
 pub mod enrollments;
 pub mod error;
 pub mod exams;
@@ -38,6 +39,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use domain::catalogue::Catalogue;
 use domain::courseware::{Answer, Courseware, CoursewareError};
 use workflows::clock::{beijing_date, from_millis};
+use workers::notify::Templates;
 use workflows::runtime::Engine;
 
 pub use auth::{NewAccount, create_account};
@@ -54,6 +56,8 @@ pub struct AppState {
     pub courseware: Arc<Courseware>,
     /// Correct answers by question id, for grading.
     pub answer_key: Arc<HashMap<String, Answer>>,
+    /// Notification templates, against which published definitions are validated.
+    pub templates: Arc<Templates>,
 }
 
 impl AppState {
@@ -65,7 +69,14 @@ impl AppState {
     /// Builds the state with `courseware`, such as one loaded from a directory.
     pub fn with_courseware(engine: Engine, courseware: Courseware) -> AppState {
         let answer_key = Arc::new(courseware.answer_key());
-        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), answer_key }
+        let templates = Arc::new(Templates::embedded().expect("the templates compiled into the binary parse"));
+        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), answer_key, templates }
+    }
+
+    /// Uses `templates` (such as those of a definitions directory) for validation.
+    pub fn with_templates(mut self, templates: Templates) -> AppState {
+        self.templates = Arc::new(templates);
+        self
     }
 
     /// Returns the current instant of the engine's clock.
@@ -98,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reviews::router())
         .merge(credits::router())
         .merge(ops::router())
+        .merge(definitions::router())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
         .layer(middleware::from_fn(log_request))

@@ -2,11 +2,13 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use workflows::runtime::Instance;
+
+use workflows::runtime::incidents::Resolution;
 
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
@@ -18,6 +20,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/instances/{instance_id}/history", get(history))
         .route("/api/incidents", get(incidents))
+        .route("/api/incidents/{incident_id}/{action}", post(resolve_incident))
+        .route("/api/instances/{instance_id}/pause", post(pause_instance))
+        .route("/api/instances/{instance_id}/resume", post(resume_instance))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
 }
@@ -101,6 +106,45 @@ async fn incidents(State(state): State<AppState>, caller: Caller, Query(query): 
     let status = query.status.unwrap_or_else(|| "open".to_string());
     let incidents = state.engine.incidents(&status, query.limit.unwrap_or(100).clamp(1, 500)).await?;
     Ok(Json(json!({ "incidents": incidents })))
+}
+
+/// `POST /api/incidents/{incident_id}/retry|skip|cancel` (association admin): retry runs
+/// the failed action again from attempt 1, skip treats it as done, cancel gives it up.
+/// Each is recorded in the instance's history with who decided.
+async fn resolve_incident(State(state): State<AppState>, caller: Caller, Path((incident_id, action)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Role::AssociationAdmin])?;
+    let resolution = match action.as_str() {
+        "retry" => Resolution::Retry,
+        "skip" => Resolution::Skip,
+        "cancel" => Resolution::Cancel,
+        _ => return Err(ApiError::not_found("request.unknown_route")),
+    };
+    let by = caller.account_id.clone().unwrap_or_default();
+    state.engine.resolve_incident(&incident_id, resolution, &by).await?;
+    Ok(Json(json!({ "incident": incident_id, "resolution": action })))
+}
+
+#[derive(Deserialize, Default)]
+struct PauseBody {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/instances/{instance_id}/pause` (association admin): holds the instance's
+/// timers, actions and events until it is resumed. `paused` is false when it was not
+/// running.
+async fn pause_instance(State(state): State<AppState>, caller: Caller, Path(instance_id): Path<String>, Json(body): Json<PauseBody>) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Role::AssociationAdmin])?;
+    let reason = body.reason;
+    let paused = state.engine.pause(&instance_id, caller.account_id.as_deref().unwrap_or_default(), &reason).await?;
+    Ok(Json(json!({ "instance": instance_id, "paused": paused })))
+}
+
+/// `POST /api/instances/{instance_id}/resume` (association admin).
+async fn resume_instance(State(state): State<AppState>, caller: Caller, Path(instance_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Role::AssociationAdmin])?;
+    let resumed = state.engine.resume(&instance_id, caller.account_id.as_deref().unwrap_or_default()).await?;
+    Ok(Json(json!({ "instance": instance_id, "resumed": resumed })))
 }
 
 /// `GET /healthz` (public): 200 while the process runs.

@@ -7,6 +7,7 @@ pub mod model;
 pub mod parse;
 pub mod validate;
 pub mod set;
+pub mod svg;
 mod yaml;
 
 pub use model::*;

@@ -248,3 +248,19 @@ fn parse_stored(id: &str, version: &str, source: &str) -> Option<Arc<Definition>
     }
     definition.map(Arc::new)
 }
+
+impl Engine {
+    /// Returns the full version of `definition_id` that starts with `prefix` (at least 8
+    /// hex characters, as printed by the CLI), or `None` when none or several match.
+    pub async fn resolve_version(&self, definition_id: &str, prefix: &str) -> Result<Option<String>, EngineError> {
+        if prefix.len() < 8 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let matches: Vec<String> = sqlx::query_scalar("SELECT version FROM wf_definitions WHERE definition_id = $1 AND version LIKE $2 ORDER BY seq")
+            .bind(definition_id)
+            .bind(format!("{}%", prefix.to_ascii_lowercase()))
+            .fetch_all(&self.db.pool)
+            .await?;
+        Ok(if matches.len() == 1 { matches.into_iter().next() } else { None })
+    }
+}
