@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::{admin_cmd, check_cmd, definitions_cmd, serve_cmd, sim_cmd};
+use crate::{admin_cmd, check_cmd, definitions_cmd, publish_cmd, serve_cmd, sim_cmd};
 
 #[derive(Parser, Debug)]
 #[command(name = "certflow", version, about = "特种设备作业人员继续教育与考试服务平台 / continuing education and exams for special-equipment operators")]
@@ -89,13 +89,45 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum DefinitionsCommand {
-    /// Print a definition as a Mermaid state diagram.
+    /// Print a definition as a state diagram (Mermaid text or a standalone SVG).
     Diagram {
         /// The definition id, such as annual_ce.
         id: String,
         /// Definitions folder (holding pipelines/ and templates/).
         #[arg(long, default_value = "./definitions")]
         dir: PathBuf,
+        /// mermaid or svg.
+        #[arg(long, default_value = "mermaid")]
+        format: String,
+    },
+    /// Validate the folder, then publish each definition as its latest version on DATABASE_URL. Running instances keep their version.
+    Publish {
+        /// Definitions folder (holding pipelines/ and templates/).
+        #[arg(default_value = "./definitions")]
+        dir: PathBuf,
+        /// What changed, shown beside the version.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Who publishes (recorded with the version).
+        #[arg(long, env = "USER", default_value = "cli")]
+        author: String,
+    },
+    /// List the published versions of a definition, latest first.
+    Versions {
+        id: String,
+    },
+    /// Show how many running instances in each state would move where, and every problem; changes nothing. Exit code 1 when the plan has problems.
+    PlanMigration {
+        #[command(flatten)]
+        args: MigrationCli,
+    },
+    /// Apply a migration whose plan has no problems, one transaction per instance.
+    Migrate {
+        #[command(flatten)]
+        args: MigrationCli,
+        /// Who migrates (recorded in each instance's history).
+        #[arg(long, env = "USER", default_value = "cli")]
+        by: String,
     },
     /// Validate every definition and template; exit code 1 when any error is found.
     Validate {
@@ -109,6 +141,41 @@ pub enum DefinitionsCommand {
         #[arg(long, default_value = "zh-CN")]
         lang: String,
     },
+}
+
+/// The arguments shared by plan-migration and migrate.
+#[derive(clap::Args, Debug)]
+pub struct MigrationCli {
+    /// The definition id, such as annual_ce.
+    pub id: String,
+    /// The version instances run on now (full, or a unique prefix of 8+ characters).
+    #[arg(long)]
+    pub from: String,
+    /// The version to move them to; the latest when absent.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// A state map entry old=new; repeat for several. States not named keep their id.
+    #[arg(long = "map")]
+    pub map: Vec<String>,
+    /// A YAML file with `states: {old: new, ...}`.
+    #[arg(long)]
+    pub map_file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl MigrationCli {
+    pub fn to_args(&self) -> crate::publish_cmd::MigrationArgs {
+        crate::publish_cmd::MigrationArgs {
+            id: self.id.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            map: self.map.clone(),
+            map_file: self.map_file.clone(),
+            json: self.json,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -161,7 +228,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => serve_cmd::migrate_only().await,
         Command::Check { kind, value } => Ok(check_cmd::check(kind, &value)),
         Command::Definitions { command: DefinitionsCommand::Validate { dir, json, lang } } => definitions_cmd::validate(&dir, json, &lang),
-        Command::Definitions { command: DefinitionsCommand::Diagram { id, dir } } => definitions_cmd::diagram(&dir, &id),
+        Command::Definitions { command: DefinitionsCommand::Diagram { id, dir, format } } => definitions_cmd::diagram(&dir, &id, &format),
+        Command::Definitions { command: DefinitionsCommand::Publish { dir, label, author } } => publish_cmd::publish(&dir, &label, &author).await,
+        Command::Definitions { command: DefinitionsCommand::Versions { id } } => publish_cmd::versions(&id).await,
+        Command::Definitions { command: DefinitionsCommand::PlanMigration { args } } => publish_cmd::plan(&args.to_args()).await,
+        Command::Definitions { command: DefinitionsCommand::Migrate { args, by } } => publish_cmd::migrate(&args.to_args(), &by).await,
         Command::Admin { command: AdminCommand::Create { login, name, role, password_file } } => admin_cmd::create_admin(&login, &name, &role, password_file.as_deref()).await,
         Command::Import { command: ImportCommand::Roster { file, unit } } => admin_cmd::import_roster(&file, &unit).await,
         Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,

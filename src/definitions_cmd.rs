@@ -90,14 +90,21 @@ fn render_message(diagnostic: &Diagnostic, locale: Locale) -> String {
     text(locale, &format!("engine.{}", diagnostic.code), &args)
 }
 
-/// Prints definition `id` of `dir` as a Mermaid state diagram.
-pub fn diagram(dir: &Path, id: &str) -> anyhow::Result<ExitCode> {
+/// Prints definition `id` of `dir` as a state diagram, `mermaid` or `svg`.
+pub fn diagram(dir: &Path, id: &str, format: &str) -> anyhow::Result<ExitCode> {
     let loaded = load(Some(dir))?;
     let Some(versioned) = loaded.set.get(id) else {
         let known: Vec<&str> = loaded.set.definitions.iter().map(|v| v.definition.id.as_str()).collect();
         eprintln!("{}", text(Locale::ZhCn, "engine.definition_not_found", &[("id", id), ("known", &known.join(", "))]));
         return Ok(ExitCode::FAILURE);
     };
-    print!("{}", workflows::definition::diagram::mermaid(&versioned.definition));
+    match format {
+        "mermaid" => print!("{}", workflows::definition::diagram::mermaid(&versioned.definition)),
+        "svg" => print!("{}", workflows::definition::svg::svg(&versioned.definition)),
+        _ => {
+            eprintln!("{}", text(Locale::ZhCn, "definitions.diagram_format", &[]));
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ mod definitions_cmd;
 mod demo;
 mod embedded;
 mod platform;
+mod publish_cmd;
 mod serve_cmd;
 mod sim_cmd;
 
