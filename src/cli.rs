@@ -105,7 +105,7 @@ pub enum DefinitionsCommand {
         /// Definitions folder (holding pipelines/ and templates/).
         #[arg(default_value = "./definitions")]
         dir: PathBuf,
-        /// What changed, shown beside the version.
+        /// The change note shown beside the version.
         #[arg(long, default_value = "")]
         label: String,
         /// Who publishes (recorded with the version).

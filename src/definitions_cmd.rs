@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use domain::messages::{Locale, text};
 use serde_json::json;
 use workers::environment::WorkerEnvironment;
-use workers::notify::Templates;
+use workers::notify::{TemplateProblem, TemplateProblemKind, Templates};
 use workflows::definition::set::DefinitionSet;
 use workflows::diagnostic::{Diagnostic, Pos, Severity};
 
@@ -31,10 +31,46 @@ pub fn load(dir: Option<&Path>) -> anyhow::Result<Loaded> {
         None => DefinitionSet::from_sources(embedded::pipeline_sources(), &environment),
     };
     for problem in templates.check() {
-        let diagnostic = Diagnostic::error("TEMPLATE_PROBLEM", &format!("templates/{}", problem.file), Pos::default()).arg("detail", &problem);
-        set.diagnostics.push(diagnostic);
+        set.diagnostics.push(template_diagnostic(dir, &problem));
     }
     Ok(Loaded { set, templates })
+}
+
+/// Turns a template problem into a finding. A field no `fields.yaml` entry declares is
+/// `TEMPLATE_FIELD_UNKNOWN`, positioned at its first use in the template file.
+fn template_diagnostic(dir: Option<&Path>, problem: &TemplateProblem) -> Diagnostic {
+    let file = format!("templates/{}", problem.file);
+    match &problem.kind {
+        TemplateProblemKind::UnknownField { name, field } => {
+            let source = match dir {
+                Some(dir) => std::fs::read_to_string(dir.join(&file)).unwrap_or_default(),
+                None => embedded::DEFINITIONS.get_file(&file).and_then(|f| f.contents_utf8()).unwrap_or_default().to_string(),
+            };
+            Diagnostic::error("TEMPLATE_FIELD_UNKNOWN", &file, first_use(&source, field)).arg("field", field).arg("template", name)
+        }
+        _ => Diagnostic::error("TEMPLATE_PROBLEM", &file, Pos::default()).arg("detail", problem),
+    }
+}
+
+/// Returns the line and column (1-based, in characters) of the first `{{` expression
+/// naming `field`, or the file start when none is found.
+fn first_use(source: &str, field: &str) -> Pos {
+    for (index, line) in source.lines().enumerate() {
+        let mut rest = line;
+        let mut offset = 0;
+        while let Some(open) = rest.find("{{") {
+            let inner = &rest[open + 2..];
+            let end = inner.find("}}").unwrap_or(inner.len());
+            let names_field = inner[..end].split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).any(|word| word == field);
+            if names_field {
+                let column = line[..offset + open].chars().count() + 1;
+                return Pos { line: index + 1, column };
+            }
+            offset += open + 2;
+            rest = inner;
+        }
+    }
+    Pos { line: 1, column: 1 }
 }
 
 /// Renders one finding as `file:line:column: 错误 [CODE] message`.

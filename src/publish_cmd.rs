@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::definitions_cmd;
 use crate::platform::redact;
 
-/// Where a migration goes: the definition, both versions (full or 8+ character
+/// The migration target: the definition, both versions (full or 8+ character
 /// prefixes; the latest when `to` is absent) and the state map.
 pub struct MigrationArgs {
     pub id: String,

@@ -63,14 +63,17 @@ both_backends!(publish_then_migrate_through_the_cli, |db: Db| async move {
     let versions = stdout(&certflow(&db, &["definitions", "versions", "registration"]));
     let lines: Vec<&str> = versions.lines().collect();
     assert_eq!(lines.len(), 2, "{versions}");
-    assert!(lines[0].starts_with('*') && lines[0].contains("改名称") && lines[0].contains("staff-li"), "{versions}");
+    assert!(lines[0].starts_with('*'), "{versions}");
+    assert!(lines[0].contains("改名称"), "{versions}");
+    assert!(lines[0].contains("staff-li"), "{versions}");
     assert!(lines[1].contains(&v1[..12]));
     assert_eq!(engine.instance(&instance.id).await.unwrap().version, v1, "publishing never moves a running instance");
 
     // A map into a missing state is refused by the plan and by migrate.
     let bad = certflow(&db, &["definitions", "plan-migration", "registration", "--from", &v1[..8], "--map", "visitor=nowhere"]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(stdout(&bad).contains("[MIGRATION_TARGET_MISSING]") && stdout(&bad).contains(&instance.id), "{}", stdout(&bad));
+    assert!(stdout(&bad).contains("[MIGRATION_TARGET_MISSING]"), "{}", stdout(&bad));
+    assert!(stdout(&bad).contains(&instance.id), "{}", stdout(&bad));
     let bad = certflow(&db, &["definitions", "migrate", "registration", "--from", &v1[..8], "--map", "visitor=nowhere"]);
     assert_eq!(bad.status.code(), Some(1));
     assert_eq!(engine.instance(&instance.id).await.unwrap().version, v1);
@@ -95,5 +98,6 @@ fn svg_diagram_of_the_shipped_pipeline() {
     let output = Command::new(env!("CARGO_BIN_EXE_certflow")).args(["definitions", "diagram", "annual_ce", "--dir", SHIPPED, "--format", "svg"]).output().unwrap();
     assert!(output.status.success());
     let svg = String::from_utf8(output.stdout).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("学分卡"), "{}", &svg[..200.min(svg.len())]);
+    assert!(svg.starts_with("<svg"), "{}", &svg[..200.min(svg.len())]);
+    assert!(svg.contains("学分卡"));
 }

@@ -89,3 +89,22 @@ fn pipeline_diagrams_in_docs_are_current() {
         assert!(docs.contains(&diagram), "docs/pipelines.md is out of date for {id}; regenerate it with certflow definitions diagram {id}");
     }
 }
+
+#[test]
+fn template_field_not_declared_is_an_error_at_its_use() {
+    let dir = workflows::testing::TempDir::new();
+    copy_dir(std::path::Path::new(SHIPPED), &dir.path);
+    let file = dir.path.join("templates/sms/enrolled.zh-CN.hbs");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{text}\n联系电话：{{{{unit_phone}}}}")).unwrap();
+
+    let output = validate(dir.path.to_str().unwrap(), &["--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let found: Vec<&serde_json::Value> = report["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"] == "TEMPLATE_FIELD_UNKNOWN").collect();
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!(found[0]["file"], "templates/sms/enrolled.zh-CN.hbs");
+    assert_eq!(found[0]["line"].as_u64().unwrap() as usize, text.lines().count() + 2);
+    assert_eq!(found[0]["column"], 6, "after 联系电话：");
+    assert!(found[0]["message"].as_str().unwrap().contains("unit_phone"));
+}

@@ -104,7 +104,7 @@ async fn version_diagram(
 struct PublishRequest {
     /// The YAML text of one pipeline definition.
     source: String,
-    /// What changed, shown beside the version; the definition's label when empty.
+    /// The change note shown beside the version; the definition's label when empty.
     #[serde(default)]
     label: String,
 }
@@ -165,8 +165,8 @@ async fn plan_migration(
 }
 
 /// `POST /api/definitions/{definition_id}/migrations/apply` (association admin): applies
-/// a migration whose plan has no problems; a plan with problems is answered with 409
-/// and the plan, and nothing moves.
+/// a migration whose plan has no problems. A plan with problems gets 409 with the plan,
+/// and nothing moves.
 async fn apply_migration(
     State(state): State<AppState>,
     caller: Caller,

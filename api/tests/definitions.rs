@@ -70,7 +70,7 @@ both_backends!(staff_publish_migrate_and_pause, |db: Db| async move {
     assert_eq!(refused.code(), "definitions.migration_refused");
     assert_eq!(app.state.engine.instance(&instance.id).await.unwrap().version, v1);
 
-    // With the map it moves, and history says who moved it.
+    // With the map it moves, and history records who moved it.
     let body = json!({ "from_version": &v1[..10], "to_version": v2, "states": { "waiting": "pending" } });
     let applied = app.post("/api/definitions/reminder_loop/migrations/apply", Some(&admin), body).await;
     assert_eq!(applied.status, StatusCode::OK, "{:?}", applied.body);

@@ -15,9 +15,32 @@ use crate::diagnostic::{Diagnostic, Pos};
 use crate::guard::Expr;
 
 const TOP_KEYS: &[&str] = &["id", "label", "subject", "initial", "context", "events", "retry_policies", "states"];
+const VARIABLE_KEYS: &[&str] = &["type", "default"];
+const EVENT_KEYS: &[&str] = &["payload", "unexpected"];
 const STATE_KEYS: &[&str] = &["label", "kind", "terminal", "on_enter", "timers", "on"];
 const TRANSITION_KEYS: &[&str] = &["to", "guard", "set", "do"];
+const TIMER_KEYS: &[&str] = &["after", "at", "fire"];
+const ACTION_KEYS: &[&str] = &["notify", "sync", "job", "retry"];
+const NOTIFY_KEYS: &[&str] = &["template", "to", "channels", "urgent"];
+const SYNC_KEYS: &[&str] = &["record", "retry"];
+const JOB_KEYS: &[&str] = &["name", "retry"];
 const POLICY_KEYS: &[&str] = &["initial", "backoff", "max_interval", "max_attempts", "jitter", "non_retryable"];
+
+/// Every mapping of the format with the keys it accepts, named as in the JSON Schema's
+/// `$defs` (`definitions/schema/pipeline.schema.json`), so tests keep the two in step.
+pub const KEYS_BY_MAPPING: &[(&str, &[&str])] = &[
+    ("definition", TOP_KEYS),
+    ("variable", VARIABLE_KEYS),
+    ("event", EVENT_KEYS),
+    ("state", STATE_KEYS),
+    ("transition", TRANSITION_KEYS),
+    ("timer", TIMER_KEYS),
+    ("action", ACTION_KEYS),
+    ("notify", NOTIFY_KEYS),
+    ("sync", SYNC_KEYS),
+    ("job", JOB_KEYS),
+    ("retry_policy", POLICY_KEYS),
+];
 
 /// Parses `text` (the contents of `file`). Returns the definition when the shape allowed
 /// one to be built, with every diagnostic found on the way.
@@ -87,7 +110,7 @@ fn read_context(reader: &mut Reader, mapping: &MarkedMappingNode) -> BTreeMap<St
     for (name, node) in mapping.iter() {
         let at = scalar_pos(name);
         let Some(spec) = reader.mapping(node, name.as_str()) else { continue };
-        reader.only_keys(spec, &["type", "default"], name.as_str());
+        reader.only_keys(spec, VARIABLE_KEYS, name.as_str());
         let kind_text = spec.get_node("type").and_then(|n| reader.string(n, "type")).unwrap_or_else(|| "int".into());
         let Some(kind) = read_var_type(reader, &kind_text, at) else { continue };
         let default = match spec.get_scalar("default") {
@@ -133,7 +156,7 @@ fn read_events(reader: &mut Reader, mapping: &MarkedMappingNode) -> BTreeMap<Str
         let at = scalar_pos(name);
         let mut decl = EventDecl { name: name.as_str().to_string(), payload: BTreeMap::new(), unexpected: Unexpected::Reject, pos: at };
         if let Some(spec) = node.as_mapping() {
-            reader.only_keys(spec, &["payload", "unexpected"], name.as_str());
+            reader.only_keys(spec, EVENT_KEYS, name.as_str());
             if let Some(payload) = spec.get_mapping("payload") {
                 for (field, kind) in payload.iter() {
                     let kind_text = reader.string(kind, field.as_str()).unwrap_or_default();
@@ -268,7 +291,7 @@ fn read_timers(reader: &mut Reader, node: &Node) -> Vec<Timer> {
     for item in sequence.iter() {
         let at = pos(item);
         let Some(spec) = reader.mapping(item, "timers") else { continue };
-        reader.only_keys(spec, &["after", "at", "fire"], "timers");
+        reader.only_keys(spec, TIMER_KEYS, "timers");
         let Some(fire) = reader.required(spec, "fire", at, "timers").and_then(|n| reader.string(n, "fire")) else { continue };
         let when = match (spec.get_node("after"), spec.get_node("at")) {
             (Some(after), None) => read_duration(reader, after).map(TimerWhen::After),
@@ -371,12 +394,12 @@ fn read_actions(reader: &mut Reader, node: &Node) -> Vec<Action> {
 fn read_action(reader: &mut Reader, node: &Node) -> Option<Action> {
     let at = pos(node);
     let spec = reader.mapping(node, "action")?;
-    reader.only_keys(spec, &["notify", "sync", "job", "retry"], "action");
+    reader.only_keys(spec, ACTION_KEYS, "action");
     let mut retry = spec.get_node("retry").and_then(|n| reader.string(n, "retry"));
 
     let kind = if let Some(notify) = spec.get_node("notify") {
         let body = reader.mapping(notify, "notify")?;
-        reader.only_keys(body, &["template", "to", "channels", "urgent"], "notify");
+        reader.only_keys(body, NOTIFY_KEYS, "notify");
         let template = reader.required(body, "template", at, "notify").and_then(|n| reader.string(n, "template"))?;
         let to = body.get_node("to").map(|n| reader.strings(n, "to")).unwrap_or_else(|| vec!["operator".into()]);
         let channels = body.get_node("channels").map(|n| reader.strings(n, "channels")).unwrap_or_else(|| vec!["sms".into()]);
@@ -385,7 +408,7 @@ fn read_action(reader: &mut Reader, node: &Node) -> Option<Action> {
     } else if let Some(sync) = spec.get_node("sync") {
         let record = match sync.as_mapping() {
             Some(body) => {
-                reader.only_keys(body, &["record", "retry"], "sync");
+                reader.only_keys(body, SYNC_KEYS, "sync");
                 retry = retry.or_else(|| body.get_node("retry").and_then(|n| reader.string(n, "retry")));
                 reader.required(body, "record", at, "sync").and_then(|n| reader.string(n, "record"))?
             }
@@ -395,7 +418,7 @@ fn read_action(reader: &mut Reader, node: &Node) -> Option<Action> {
     } else if let Some(job) = spec.get_node("job") {
         let name = match job.as_mapping() {
             Some(body) => {
-                reader.only_keys(body, &["name", "retry"], "job");
+                reader.only_keys(body, JOB_KEYS, "job");
                 retry = retry.or_else(|| body.get_node("retry").and_then(|n| reader.string(n, "retry")));
                 reader.required(body, "name", at, "job").and_then(|n| reader.string(n, "name"))?
             }

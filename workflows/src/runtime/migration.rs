@@ -15,9 +15,9 @@
 //! [`Engine::apply_migration`] refuses a plan with problems; otherwise it moves each
 //! instance in its own transaction and records a `migrated` history entry. Entry
 //! actions of the new state do not run: the instance is already in it. Timers are kept
-//! when the state and its timers are unchanged; otherwise the target's timers are armed
+//! when the state and its timers are unchanged. Otherwise the target's timers are armed
 //! as if the instance had entered it when it entered its current state, so a deadline
-//! keeps its date, and a timer already due fires once.
+//! keeps its date. A timer already due fires once.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use super::effects::{self, HistoryEntry};
 use super::{Engine, EngineError};
 use crate::definition::{Definition, StateKind, Timer, TimerWhen};
 
-/// What staff ask for: move the running instances of `from_version` to `to_version`.
+/// A migration request: move the running instances of `from_version` to `to_version`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct MigrationRequest {
     pub definition_id: String,
@@ -80,7 +80,7 @@ impl MigrationPlan {
     }
 }
 
-/// What applying did.
+/// The result of applying a migration.
 #[derive(Clone, Debug, Serialize)]
 pub struct MigrationOutcome {
     pub plan: MigrationPlan,
@@ -90,7 +90,7 @@ pub struct MigrationOutcome {
     pub skipped: Vec<String>,
 }
 
-/// Where one instance lands and what happens to its timers.
+/// The target state of one instance and the change to its timers.
 struct Placement {
     target: String,
     timers: TimerChange,

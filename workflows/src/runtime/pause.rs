@@ -1,6 +1,6 @@
 //! Pausing and resuming instances.
 //!
-//! A paused instance stands still: its due timers wait, its pending actions are not
+//! A paused instance does not move: its due timers wait, its pending actions are not
 //! handed to workers, and every declared event sent to it is kept in its inbox. On
 //! resume, events from the inbox are offered in arrival order and overdue timers fire
 //! once, as after any downtime. Staff pause one instance, or every running instance of
