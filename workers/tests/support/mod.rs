@@ -35,6 +35,29 @@ pub struct Harness {
 }
 
 pub async fn harness(db: Db) -> Harness {
+    harness_with_provincial(db, None).await
+}
+
+/// Like [`harness`], with provincial records sent to `provincial_url` instead of the
+/// simulator (which still runs, unused).
+pub async fn harness_with_provincial(db: Db, provincial_url: Option<String>) -> Harness {
+    let (services, parts) = services(db.clone(), provincial_url).await;
+    let queues = JobQueues::connect(&db.url).await.unwrap();
+    let handle = runtime::start(Arc::new(services), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
+    Harness { engine: parts.engine, clock: parts.clock, sim: parts.sim, dir: parts.dir, handle }
+}
+
+/// What [`services`] builds besides the services themselves.
+pub struct Parts {
+    pub engine: Engine,
+    pub clock: SimClock,
+    pub sim: SimState,
+    pub dir: TempDir,
+}
+
+/// Builds the workers' services with no runtime, for tests that run jobs by hand: the
+/// shipped definitions published, file outboxes, and the simulator on loopback.
+pub async fn services(db: Db, provincial_url: Option<String>) -> (Services, Parts) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
     let dir = TempDir::new();
@@ -54,7 +77,8 @@ pub async fn harness(db: Db) -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(serve_on(listener, sim.clone(), std::future::pending()));
-    let provincial = ProvincialClient::new(ProvincialConfig::new(format!("http://{address}"), "dev", b"test-secret".to_vec())).unwrap();
+    let url = provincial_url.unwrap_or_else(|| format!("http://{address}"));
+    let provincial = ProvincialClient::new(ProvincialConfig::new(url, "dev", b"test-secret".to_vec())).unwrap();
 
     let courseware = Courseware::embedded().unwrap();
     workers::courseware_store::store_courseware(&db, &courseware).await.unwrap();
@@ -68,9 +92,7 @@ pub async fn harness(db: Db) -> Harness {
         catalogue: Catalogue::embedded(),
         data_dir: dir.path.clone(),
     };
-    let queues = JobQueues::connect(&db.url).await.unwrap();
-    let handle = runtime::start(Arc::new(services), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
-    Harness { engine, clock, sim, dir, handle }
+    (services, Parts { engine, clock, sim, dir })
 }
 
 /// Waits until `done` holds, polling every 100 ms for at most 60 s of real time.
