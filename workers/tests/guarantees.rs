@@ -17,7 +17,7 @@ use workflows::both_backends;
 use workflows::db::Db;
 use workflows::runtime::EventIn;
 
-/// A provincial endpoint that is down: every request gets 503. Returns its URL and the
+/// Starts a provincial endpoint that is down: every request gets 503. Returns its URL and the
 /// number of requests per idempotency key.
 async fn platform_down() -> (String, Arc<Mutex<BTreeMap<String, usize>>>) {
     let seen: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
