@@ -53,6 +53,24 @@ pub enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Kill a `certflow serve` child with SIGKILL at random moments while a scripted pipeline runs, then check that nothing was lost or duplicated and no instance is stuck. Exit code 1 when a check fails.
+    CrashDrill {
+        /// How many times the server is killed.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// How many operators go through the pipeline.
+        #[arg(long, default_value_t = 5)]
+        operators: usize,
+        /// Database URL; a new SQLite file in a temporary folder when absent.
+        #[arg(long)]
+        database: Option<String>,
+        /// Seed of the kill moments.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a compressed year for the bundled demo data through the real API on loopback, with a simulated clock.
     Demo {
         /// Print only one JSON object on stdout (progress goes to stderr).
@@ -236,6 +254,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin { command: AdminCommand::Create { login, name, role, password_file } } => admin_cmd::create_admin(&login, &name, &role, password_file.as_deref()).await,
         Command::Import { command: ImportCommand::Roster { file, unit } } => admin_cmd::import_roster(&file, &unit).await,
         Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,
+        Command::CrashDrill { rounds, operators, database, seed, json } => crate::crash::run(crate::crash::DrillOptions { rounds, operators, database, seed, json }).await,
         Command::ProvincialSim { listen, store, key_id, secret } => sim_cmd::run(listen, store, key_id, secret).await,
     }
 }

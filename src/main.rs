@@ -6,6 +6,7 @@ mod admin_cmd;
 mod check_cmd;
 mod cli;
 mod config;
+mod crash;
 mod definitions_cmd;
 mod demo;
 mod embedded;

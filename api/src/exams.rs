@@ -150,14 +150,14 @@ async fn start(State(state): State<AppState>, Path(enrollment_id): Path<String>,
     // Step 1: an open attempt is resumed. This is also how a second device's
     // simultaneous start ends up in the same attempt.
     if let Some(open) = open_attempt(&state.engine.db.pool, &enrollment.id).await? {
-        return resume(open, now_ms);
+        return resume_open(&state, &enrollment, open, now_ms).await;
     }
 
     // Step 2: the instance must be studying, with completed courses not yet credited.
     let instance = state.engine.instance(&enrollment.instance_id).await?;
     if instance.state != "studying" {
         if let Some(open) = open_attempt(&state.engine.db.pool, &enrollment.id).await? {
-            return resume(open, now_ms);
+            return resume_open(&state, &enrollment, open, now_ms).await;
         }
         return Err(ApiError::conflict("exam.not_studying").arg("state", state_label(&state, &instance)));
     }
@@ -175,7 +175,7 @@ async fn start(State(state): State<AppState>, Path(enrollment_id): Path<String>,
     lock_key(&mut tx, state.engine.db.backend, &format!("exam_start:{}", enrollment.id)).await?;
     if let Some(open) = open_attempt(&mut *tx, &enrollment.id).await? {
         drop(tx);
-        return resume(open, now_ms);
+        return resume_open(&state, &enrollment, open, now_ms).await;
     }
     let earlier = attempts_on(&mut tx, &enrollment.id, &today.to_string()).await?;
     if earlier.len() as i64 >= max_per_day {
@@ -213,7 +213,7 @@ async fn start(State(state): State<AppState>, Path(enrollment_id): Path<String>,
             let open = open_attempt(&state.engine.db.pool, &enrollment.id)
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("open attempt vanished after a unique violation")))?;
-            return resume(open, now_ms);
+            return resume_open(&state, &enrollment, open, now_ms).await;
         }
         Err(error) => return Err(error.into()),
     }
@@ -242,6 +242,26 @@ async fn start(State(state): State<AppState>, Path(enrollment_id): Path<String>,
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("attempt {attempt_id} vanished after insert")))?;
     Ok((StatusCode::CREATED, Json(attempt_json(&attempt, now_ms))))
+}
+
+/// Resumes an open attempt after making sure the workflow heard of its start. Storing
+/// the attempt and telling the workflow are two transactions, so a crash between them
+/// leaves an attempt the workflow never heard of. The event is therefore sent again
+/// under its first id: the engine ignores it when it was applied and applies it when it
+/// was lost.
+async fn resume_open(state: &AppState, enrollment: &EnrollmentRecord, open: Attempt, now_ms: i64) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let event = EventIn::new(format!("exam_started:{}", open.id), "exam_started").with("attempt_id", open.id.clone());
+    match state.engine.send(&enrollment.instance_id, event).await? {
+        EventOutcome::Duplicate => {}
+        EventOutcome::Rejected { state: current, reason } => {
+            sqlx::query("DELETE FROM exam_attempts WHERE id = $1 AND status = 'in_progress'").bind(&open.id).execute(&state.engine.db.pool).await?;
+            tracing::warn!(enrollment = %enrollment.id, attempt = %open.id, state = %current, reason = %reason, "workflow rejected a stored exam start; attempt removed");
+            let instance = state.engine.instance(&enrollment.instance_id).await?;
+            return Err(ApiError::Rejected { state: current, state_label: state_label(state, &instance), reason });
+        }
+        outcome => tracing::warn!(enrollment = %enrollment.id, attempt = %open.id, ?outcome, "exam start stored before a crash reached the workflow on resume"),
+    }
+    resume(open, now_ms)
 }
 
 /// Returns the response to a start request that found an open attempt: 200 with the

@@ -161,16 +161,36 @@ async fn report(State(state): State<AppState>, signed: Signed) -> Result<(Status
 
 /// Returns the duplicate response when `statement_id` was stored before: 200 for the same
 /// institution, 409 when another institution used the id.
+///
+/// Storing a session and telling the workflow are two transactions, so a crash between
+/// them leaves a stored session the workflow never heard of. The institution resends
+/// until it is acknowledged, so the event is sent again here under its first id: the
+/// engine ignores it when it was applied, and applies it when it was lost.
 async fn find_statement(state: &AppState, statement_id: &str, institution_id: &str) -> Result<Option<(StatusCode, Json<Value>)>, ApiError> {
-    let row = sqlx::query("SELECT id, institution_id FROM study_sessions WHERE statement_id = $1")
-        .bind(statement_id)
-        .fetch_optional(&state.engine.db.pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT s.id, s.institution_id, e.instance_id FROM study_sessions s JOIN enrollments e ON e.id = s.enrollment_id WHERE s.statement_id = $1",
+    )
+    .bind(statement_id)
+    .fetch_optional(&state.engine.db.pool)
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let session_id: String = row.try_get("id")?;
     let owner: String = row.try_get("institution_id")?;
+    let instance_id: String = row.try_get("instance_id")?;
     if owner != institution_id {
         return Err(ApiError::conflict("session.statement_id_taken").field("statement_id"));
+    }
+
+    let event = EventIn::new(format!("session:{session_id}"), "session_reported").with("session_id", session_id.clone());
+    match state.engine.send(&instance_id, event).await? {
+        EventOutcome::Duplicate => {}
+        EventOutcome::Rejected { state: current, reason } => {
+            sqlx::query("DELETE FROM study_sessions WHERE id = $1").bind(&session_id).execute(&state.engine.db.pool).await?;
+            tracing::warn!(session = %session_id, state = %current, reason = %reason, statement = %statement_id, "stored session not accepted in this state; asked to resend");
+            let instance = state.engine.instance(&instance_id).await?;
+            return Err(ApiError::Rejected { state: current, state_label: state_label(state, &instance), reason });
+        }
+        outcome => tracing::warn!(session = %session_id, statement = %statement_id, ?outcome, "session stored before a crash reached the workflow on resend"),
     }
     tracing::info!(institution = %institution_id, session = %session_id, statement = %statement_id, "duplicate session report acknowledged");
     Ok(Some((StatusCode::OK, Json(json!({ "session_id": session_id, "duplicate": true })))))

@@ -116,3 +116,36 @@ both_backends!(session_reports_are_signed_and_counted_once, |db: Db| async move 
     assert_eq!(reply.code(), "session.end_before_start");
     assert_eq!(app.count("SELECT COUNT(*) FROM study_sessions WHERE enrollment_id = $1", &enrollment_id).await, 1);
 });
+
+both_backends!(resent_report_recovers_a_lost_event, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let admin = app.admin_token().await;
+    let unit = uscc("91430100MA4L8888");
+    app.create_unit(&admin, &unit, "辛公司", "unit-h").await;
+    let (token, _, enrollment_id) = app.enrolled_operator("13800000013", &id_number("43010219800101125"), &unit).await;
+    let reply = app.post("/api/institutions", Some(&admin), json!({ "name": "湘潭特种设备培训中心", "uscc": uscc("52430100MJ000001"), "items": ["T", "N1"] })).await;
+    let institution: api::CreatedInstitution = serde_json::from_value(reply.body.clone()).unwrap();
+    app.post(&format!("/api/enrollments/{enrollment_id}/handoff"), Some(&token), json!({ "institution_id": institution.id })).await;
+    let instance_id: String = sqlx::query_scalar("SELECT instance_id FROM enrollments WHERE id = $1").bind(&enrollment_id).fetch_one(&app.db.pool).await.unwrap();
+
+    // A report stored just before the process died: its workflow event was never sent.
+    let start = march_5_10am_beijing() - Duration::hours(3);
+    let first = app.report_session(&institution, &enrollment_id, "st-lost", "T-01", start, 45).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    let session_id = first.body["session_id"].as_str().unwrap().to_string();
+    let event_id = format!("session:{session_id}");
+    sqlx::query("DELETE FROM wf_events WHERE event_id = $1").bind(&event_id).execute(&app.db.pool).await.unwrap();
+    sqlx::query("DELETE FROM wf_history WHERE event_id = $1").bind(&event_id).execute(&app.db.pool).await.unwrap();
+    sqlx::query("DELETE FROM wf_outbox WHERE instance_id = $1 AND action LIKE '%screen_session%'").bind(&instance_id).execute(&app.db.pool).await.unwrap();
+
+    // The institution resends; the duplicate is acknowledged and the event applied once.
+    let again = app.report_session(&institution, &enrollment_id, "st-lost", "T-01", start, 45).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["duplicate"], true);
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM wf_history WHERE event_id = $1").bind(&event_id).fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(applied, 1, "the lost event is applied on resend");
+    let third = app.report_session(&institution, &enrollment_id, "st-lost", "T-01", start, 45).await;
+    assert_eq!(third.status, StatusCode::OK);
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM wf_history WHERE event_id = $1").bind(&event_id).fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(applied, 1, "and only once");
+});

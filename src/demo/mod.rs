@@ -9,10 +9,10 @@
 //! reach the daily limit, some are flagged and reviewed. Credits and cards follow, and
 //! on 1 December those still short of credits are reminded.
 
-mod answers;
+pub(crate) mod answers;
 mod client;
-mod data;
-mod people;
+pub(crate) mod data;
+pub(crate) mod people;
 mod summary;
 mod world;
 

@@ -53,12 +53,12 @@ impl Person {
 /// would, and returns the token and the next step the API named.
 pub async fn login(world: &World, person: &Person) -> anyhow::Result<(String, String)> {
     let mobile = &person.operator.mobile;
-    let before = codes_for(world, mobile).len();
+    let before = login_codes(&world.data_dir, mobile).len();
     world.client.post("/api/auth/code", None, &json!({ "mobile": mobile })).await?.expect("login code request")?;
 
     let mut code = None;
     for _ in 0..2000 {
-        let codes = codes_for(world, mobile);
+        let codes = login_codes(&world.data_dir, mobile);
         if codes.len() > before {
             code = codes.last().cloned();
             break;
@@ -72,8 +72,10 @@ pub async fn login(world: &World, person: &Person) -> anyhow::Result<(String, St
     Ok((token, next))
 }
 
-fn codes_for(world: &World, mobile: &str) -> Vec<String> {
-    let path = world.data_dir.join("outbox").join("sms").join("sms-outbox.jsonl");
+/// Returns the login codes sent to `mobile`, oldest first, from the SMS outbox file
+/// under `data_dir`.
+pub fn login_codes(data_dir: &std::path::Path, mobile: &str) -> Vec<String> {
+    let path = data_dir.join("outbox").join("sms").join("sms-outbox.jsonl");
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()

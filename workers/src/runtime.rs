@@ -120,12 +120,18 @@ fn build_monitor(services: &Arc<Services>, queues: &JobQueues, poll: Duration) -
     register_worker!(monitor, queues, TimerJob, TIMER_QUEUE, name, services, poll, run_timer_job)
 }
 
+/// Heartbeat of a worker: a job taken by a process that missed three heartbeats
+/// (15 s), as after a crash, is queued again for the living workers. A repeat is
+/// harmless, since a job runs only while its outbox attempt is current.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const MISSED_HEARTBEATS: usize = 3;
+
 fn sqlite_config(queue: &str) -> apalis_sqlite::Config {
-    apalis_sqlite::Config::default().queue(queue)
+    apalis_sqlite::Config::default().queue(queue).heartbeat_interval(HEARTBEAT).missed_heartbeats(MISSED_HEARTBEATS)
 }
 
 fn postgres_config(queue: &str) -> apalis_postgres::Config {
-    apalis_postgres::Config::default().queue(queue).missed_heartbeats(2)
+    apalis_postgres::Config::default().queue(queue).heartbeat_interval(HEARTBEAT).missed_heartbeats(MISSED_HEARTBEATS)
 }
 
 /// Fires one due timer. Errors leave the timer pending; the dispatcher queues it again.

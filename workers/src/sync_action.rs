@@ -25,24 +25,26 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -
     let record_name = action.get("record").and_then(Value::as_str).unwrap_or_default();
     let kind = RecordKind::from_wire(record_name).ok_or_else(|| ActionError::invalid(format!("unknown record kind {record_name}")))?;
 
-    // Step 1: the body, from the instance snapshot and the records it names.
-    let subject = entry.action.get("subject").cloned().unwrap_or(Value::Null);
-    let operator = records::operator_of_subject(pool, &subject).await?.ok_or_else(|| ActionError::not_ready("operator record not found yet"))?;
-    let body = record_body(services, entry, &operator, kind).await?;
-
-    // Step 2: the operator's sequence number, assigned once per record, after every
-    // earlier record of the same instance.
-    let sequence_known = sqlx::query("SELECT 1 FROM sync_records WHERE idempotency_key = $1").bind(&entry.id).fetch_optional(pool).await?.is_some();
-    if !sequence_known {
-        if let Some(earlier_due) = earlier_pending(services, entry).await? {
-            // Wait until just after the earlier record's next attempt, and at least one
-            // clock second, so the two never spin against each other.
-            let until_ms = earlier_due.max(services.engine.now_ms()) + DEFER_MS;
-            return Ok(Done::DeferredUntil { until_ms, reason: "an earlier record of this instance is pending".into() });
+    // Step 1: the record as first built. A retry sends exactly the same body and
+    // sequence, since the platform refuses a known key with other content.
+    let stored = stored_record(pool, &entry.id).await?;
+    let (operator_ref, sequence, body) = match stored {
+        Some(stored) => stored,
+        None => {
+            // The body, from the instance snapshot and the records it names, numbered
+            // after every earlier record of the same instance.
+            let subject = entry.action.get("subject").cloned().unwrap_or(Value::Null);
+            let operator = records::operator_of_subject(pool, &subject).await?.ok_or_else(|| ActionError::not_ready("operator record not found yet"))?;
+            let body = record_body(services, entry, &operator, kind).await?;
+            if let Some(earlier_due) = earlier_pending(services, entry).await? {
+                // Wait until just after the earlier record's next attempt, and at least
+                // one clock second, so the two never spin against each other.
+                let until_ms = earlier_due.max(services.engine.now_ms()) + DEFER_MS;
+                return Ok(Done::DeferredUntil { until_ms, reason: "an earlier record of this instance is pending".into() });
+            }
+            assign_sequence(services, &entry.id, &operator.id, kind, &body).await?
         }
-    }
-    let operator_ref = operator.id.clone();
-    let sequence = assign_sequence(services, &entry.id, &operator_ref, kind, &body).await?;
+    };
 
     // Step 3: push and classify.
     let record = SyncRecord {
@@ -50,7 +52,8 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -
         idempotency_key: entry.id.clone(),
         operator_ref,
         sequence: sequence as u64,
-        occurred_at: services.engine.clock.now(),
+        // The transition's commit time, the same on every attempt.
+        occurred_at: workflows::clock::from_millis(entry.created_at),
         body,
     };
     match client.push(&record).await {
@@ -71,13 +74,25 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -
     }
 }
 
-async fn assign_sequence(services: &Services, key: &str, operator_ref: &str, kind: RecordKind, body: &Value) -> Result<i64, ActionError> {
+/// Returns the operator, sequence and body of the record stored for `key` by an
+/// earlier attempt.
+async fn stored_record<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(executor: E, key: &str) -> Result<Option<(String, i64, Value)>, ActionError> {
+    let row: Option<(String, i64, String)> = sqlx::query_as("SELECT operator_ref, sequence, body FROM sync_records WHERE idempotency_key = $1")
+        .bind(key)
+        .fetch_optional(executor)
+        .await?;
+    row.map(|(operator_ref, sequence, body)| Ok((operator_ref, sequence, serde_json::from_str(&body).map_err(|e| ActionError::invalid(format!("stored record body: {e}")))?)))
+        .transpose()
+}
+
+/// Numbers and stores the record for `key`, or returns the one a concurrent attempt
+/// stored first.
+async fn assign_sequence(services: &Services, key: &str, operator_ref: &str, kind: RecordKind, body: &Value) -> Result<(String, i64, Value), ActionError> {
     let engine = &services.engine;
     let mut tx = engine.db.begin_write().await?;
-    let existing: Option<i64> = sqlx::query_scalar("SELECT sequence FROM sync_records WHERE idempotency_key = $1").bind(key).fetch_optional(&mut *tx).await?;
-    if let Some(sequence) = existing {
+    if let Some(existing) = stored_record(&mut *tx, key).await? {
         tx.commit().await?;
-        return Ok(sequence);
+        return Ok(existing);
     }
 
     // One atomic upsert: two records of one operator assigned at once get 1 and 2.
@@ -101,7 +116,7 @@ async fn assign_sequence(services: &Services, key: &str, operator_ref: &str, kin
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(sequence)
+    Ok((operator_ref.to_string(), sequence, body.clone()))
 }
 
 /// Returns the due time of an older sync entry of the same instance that is still

@@ -103,3 +103,30 @@ both_backends!(guarantee_07_late_worker_produces_no_duplicate, |db: Db| async mo
     let status: String = sqlx::query_scalar("SELECT status FROM wf_outbox WHERE id = $1").bind(&entry.id).fetch_one(&db.pool).await.unwrap();
     assert_eq!(status, "done");
 });
+
+both_backends!(guarantee_07_resent_record_is_identical, |db: Db| async move {
+    operator_with_unit(&db).await;
+    let (services, parts) = services(db.clone(), None).await;
+    let services = Arc::new(services);
+    let engine = &parts.engine;
+    let instance = engine.start("registration", &[("mobile", "13800138000".to_string())], Default::default()).await.unwrap();
+    engine.send(&instance.id, EventIn::new("reg-1", "registered")).await.unwrap();
+    engine.send(&instance.id, EventIn::new("info-1", "info_completed").with("has_unit", true)).await.unwrap();
+    let entry = engine.claim_due_actions(&["sync"], 10).await.unwrap().remove(0);
+    let job = ActionJob { outbox_id: entry.id.clone(), attempt: entry.attempt(), key: entry.job_key() };
+    run_action_job(job.clone(), Data(services.clone())).await.unwrap();
+
+    // The platform stored the record, but the process died before the engine heard:
+    // an hour later, after a change to the operator, the attempt runs again.
+    sqlx::query("UPDATE wf_outbox SET status = 'pending', completed_at = NULL, attempts = 0 WHERE id = $1").bind(&entry.id).execute(&db.pool).await.unwrap();
+    sqlx::query("UPDATE operators SET name = '陈超然' WHERE id = 'op1'").execute(&db.pool).await.unwrap();
+    parts.clock.advance(chrono::Duration::hours(1));
+    run_action_job(job, Data(services.clone())).await.unwrap();
+
+    let status: String = sqlx::query_scalar("SELECT status FROM wf_outbox WHERE id = $1").bind(&entry.id).fetch_one(&db.pool).await.unwrap();
+    assert_eq!(status, "done", "the platform acknowledged the same record as a duplicate");
+    assert!(engine.incidents("open", 10).await.unwrap().is_empty(), "no conflict, no incident");
+    let stored = parts.sim.records(Some("op1")).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].record.body["name"], "陈超", "the body as first sent");
+});

@@ -19,8 +19,10 @@ use crate::definition::RetryPolicy;
 use crate::retry::{RetryDecision, decide};
 
 /// Time after which an attempt handed to a worker without a report is handed out
-/// again (the job queue drops a repeat of the same idempotency key).
-pub const DISPATCH_LEASE_MS: i64 = 10 * 60 * 1000;
+/// again: it covers a process that died between claiming the entry and queueing its
+/// job. A second hand-out of a slow attempt is harmless, because every handler is
+/// idempotent per key.
+pub const DISPATCH_LEASE_MS: i64 = 2 * 60 * 1000;
 
 /// An outbox entry as workers see it.
 #[derive(Clone, Debug, Serialize)]
