@@ -71,6 +71,11 @@ pub enum Command {
         #[arg(long)]
         operators: Option<usize>,
     },
+    /// Measure hot paths in memory, each beside a baseline from the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Run the provincial supervision platform simulator on loopback.
     ProvincialSim {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -108,6 +113,22 @@ pub enum DefinitionsCommand {
         /// Language of the messages: zh-CN or en.
         #[arg(long, default_value = "zh-CN")]
         lang: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Paper assembly and grading on banks of 20 courses × 50, 200 and 800 questions per course.
+    Exam {
+        /// Short run for CI: 0.3 s per measurement instead of 3 s.
+        #[arg(long)]
+        quick: bool,
+        /// Time per measurement in milliseconds (overrides --quick).
+        #[arg(long)]
+        budget_ms: Option<u64>,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -165,6 +186,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin { command: AdminCommand::Create { login, name, role, password_file } } => admin_cmd::create_admin(&login, &name, &role, password_file.as_deref()).await,
         Command::Import { command: ImportCommand::Roster { file, unit } } => admin_cmd::import_roster(&file, &unit).await,
         Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,
+        Command::Bench { command: BenchCommand::Exam { quick, budget_ms, json } } => crate::bench::exam(crate::bench::ExamBenchOptions { quick, budget_ms, json }),
         Command::ProvincialSim { listen, store, key_id, secret } => sim_cmd::run(listen, store, key_id, secret).await,
     }
 }

@@ -7,6 +7,7 @@
 //! from the system, so tests and the demo can run on a simulated clock.
 
 pub mod auth;
+pub mod bank;
 pub mod credits;
 pub mod db;
 pub mod enrollments;
@@ -26,7 +27,6 @@ pub mod study;
 pub mod units;
 pub mod workflow;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,7 +36,7 @@ use axum::response::Response;
 use axum::Router;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use domain::catalogue::Catalogue;
-use domain::courseware::{Answer, Courseware, CoursewareError};
+use domain::courseware::{Courseware, CoursewareError};
 use workflows::clock::{beijing_date, from_millis};
 use workflows::runtime::Engine;
 
@@ -46,14 +46,13 @@ pub use institutions::{CreatedInstitution, create_institution};
 pub use roster::{RosterImport, import_roster};
 
 /// The state shared by every handler: the engine (database and clock), the operator
-/// catalogue, and the courseware with its answer key.
+/// catalogue, and the bundled courseware (courses and each item's exam rule; exams
+/// draw questions from the bank in the database).
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
     pub catalogue: &'static Catalogue,
     pub courseware: Arc<Courseware>,
-    /// Correct answers by question id, for grading.
-    pub answer_key: Arc<HashMap<String, Answer>>,
 }
 
 impl AppState {
@@ -64,8 +63,7 @@ impl AppState {
 
     /// Builds the state with `courseware`, such as one loaded from a directory.
     pub fn with_courseware(engine: Engine, courseware: Courseware) -> AppState {
-        let answer_key = Arc::new(courseware.answer_key());
-        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), answer_key }
+        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware) }
     }
 
     /// Returns the current instant of the engine's clock.
@@ -95,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(handoff::router())
         .merge(sessions::router())
         .merge(exams::router())
+        .merge(bank::router())
         .merge(reviews::router())
         .merge(credits::router())
         .merge(ops::router())

@@ -57,7 +57,7 @@ pub async fn harness(db: Db) -> Harness {
     let provincial = ProvincialClient::new(ProvincialConfig::new(format!("http://{address}"), "dev", b"test-secret".to_vec())).unwrap();
 
     let courseware = Courseware::embedded().unwrap();
-    workers::courseware_store::store_courseware(&db, &courseware).await.unwrap();
+    workers::courseware_store::store_courseware(&db, &courseware, engine.now_ms()).await.unwrap();
     let services = Services {
         engine: engine.clone(),
         templates,
