@@ -238,3 +238,71 @@ both_backends!(evidence_kept_for_review, |db: Db| async move {
     assert_eq!(stored["focus_loss"][0]["seconds"], 4);
     assert_eq!(stored["focus_loss"][0]["received_at"], app.state.now_ms(), "stamped with the server's time");
 });
+
+/// Imports `count` published single choice questions into `course` through the bank's
+/// API: a sheet import by one staff member, then submission and approval by another.
+async fn publish_questions(app: &TestApp, course: &str, count: usize) {
+    let author = app.account_token(api::auth::Role::AssociationAdmin, &format!("author-{course}"), None).await;
+    let reviewer = app.account_token(api::auth::Role::Reviewer, &format!("reviewer-{course}"), None).await;
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (column, (header, _)) in domain::bank::SHEET_COLUMNS.iter().enumerate() {
+        sheet.write_string(0, column as u16, *header).unwrap();
+    }
+    for index in 0..count {
+        let row = index as u32 + 1;
+        let cells = [course, "单选", &format!("{course} 补充题 {index}：维保前应做什么？"), "设置警示标志", "直接开工", "", "", "", "", "A", "先设警示。", "2"];
+        for (column, text) in cells.iter().enumerate() {
+            if !text.is_empty() {
+                sheet.write_string(row, column as u16, *text).unwrap();
+            }
+        }
+    }
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/bank/import?file_name=extra.xlsx")
+        .header("authorization", format!("Bearer {author}"))
+        .body(axum::body::Body::from(workbook.save_to_buffer().unwrap()))
+        .unwrap();
+    let reply = app.send(request).await;
+    assert_eq!(reply.body["accepted"], count, "{:?}", reply.body);
+    for row in reply.body["rows"].as_array().unwrap() {
+        let id = row["id"].as_str().unwrap();
+        let path = format!("/api/bank/questions/{id}/review");
+        assert_eq!(app.post(&path, Some(&author), json!({ "action": "submit" })).await.status, StatusCode::OK);
+        assert_eq!(app.post(&path, Some(&reviewer), json!({ "action": "approve" })).await.status, StatusCode::OK);
+    }
+}
+
+both_backends!(same_day_papers_do_not_repeat, |db: Db| async move {
+    let app = app(db, beijing(5, 9, 0, 0)).await;
+    let (token, enrollment_id, codes) = studied(&app, "13800000035", "43010219800101135", "91430100MA4L8896", 2).await;
+    for code in &codes {
+        publish_questions(&app, code, 8).await;
+    }
+
+    // Two attempts on 5 March: 5 questions per course each, none shown twice.
+    let first = start_exam(&app, &token, &enrollment_id).await;
+    let first_id = first.body["attempt_id"].as_str().unwrap().to_string();
+    app.post(&format!("/api/exams/{first_id}/submit"), Some(&token), json!({})).await;
+    let second = start_exam(&app, &token, &enrollment_id).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{:?}", second.body);
+    let second_id = second.body["attempt_id"].as_str().unwrap().to_string();
+
+    let first_paper = stored_paper(&app, &first_id).await;
+    let second_paper = stored_paper(&app, &second_id).await;
+    assert_eq!(first_paper.questions.len(), 10);
+    assert_eq!(second_paper.questions.len(), 10);
+    let first_ids: BTreeSet<String> = first_paper.questions.iter().map(|question| question.question_id.clone()).collect();
+    let repeated: Vec<&String> = second_paper.questions.iter().map(|question| &question.question_id).filter(|id| first_ids.contains(*id)).collect();
+    assert!(repeated.is_empty(), "repeated on the same day: {repeated:?}");
+
+    // Each stored question names its exact version and the option order shown.
+    for question in &second_paper.questions {
+        let stored: i64 = app.count("SELECT COUNT(*) FROM questions WHERE id = $1 AND status = 'published'", &question.version_id()).await;
+        assert_eq!(stored, 1, "{} is a published version", question.version_id());
+        let mut order = question.option_order.clone();
+        order.sort_unstable();
+        assert_eq!(order, (0..question.options.len()).collect::<Vec<_>>());
+    }
+});
