@@ -260,3 +260,36 @@ both_backends!(bank_routes_need_staff, |db: Db| async move {
     }
     assert_eq!(app.get("/api/bank/questions", None).await.status, StatusCode::UNAUTHORIZED);
 });
+
+both_backends!(reseed_keeps_staff_versions, |db: Db| async move {
+    let app = app(db, start()).await;
+    let (author, reviewer) = staff(&app).await;
+    let status_of = |id: &'static str| {
+        let pool = app.db.pool.clone();
+        async move { sqlx::query_scalar::<_, String>("SELECT status FROM questions WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap() }
+    };
+
+    // Staff replace seeded question T-01-1 with a version 2.
+    let seeded: Value = serde_json::from_str(&sqlx::query_scalar::<_, String>("SELECT body FROM questions WHERE id = 'T-01-1@1'").fetch_one(&app.db.pool).await.unwrap()).unwrap();
+    let mut replacement = new_question(seeded["stem"].as_str().unwrap());
+    replacement["replaces"] = json!("T-01-1");
+    let created = app.post("/api/bank/questions", Some(&author), replacement).await;
+    assert_eq!(created.body["id"], "T-01-1@2", "{:?}", created.body);
+    review(&app, &author, "questions", "T-01-1@2", "submit", None).await;
+    review(&app, &reviewer, "questions", "T-01-1@2", "approve", None).await;
+
+    // A restart with the same courseware keeps the staff version.
+    let mut courseware = (*app.state.courseware).clone();
+    let written = workers::courseware_store::store_courseware(&app.db, &courseware, app.state.now_ms()).await.unwrap();
+    assert_eq!(written, (0, 0));
+    assert_eq!(status_of("T-01-1@2").await, "published");
+    assert_eq!(status_of("T-01-1@1").await, "retired");
+
+    // A changed courseware file publishes its text as version 3.
+    let question = courseware.items.iter_mut().find(|item| item.item_code == "T").unwrap().courses[0].questions.iter_mut().find(|question| question.id == "T-01-1").unwrap();
+    question.explanation = "修订后的解析。".to_string();
+    let written = workers::courseware_store::store_courseware(&app.db, &courseware, app.state.now_ms()).await.unwrap();
+    assert_eq!(written, (0, 1));
+    assert_eq!(status_of("T-01-1@3").await, "published");
+    assert_eq!(status_of("T-01-1@2").await, "retired");
+});

@@ -96,31 +96,31 @@ async fn seed_course_version(tx: &mut Transaction<'static, Any>, course: &Course
     Ok(true)
 }
 
-/// Writes a question as a new published version unless its latest version has the
-/// same content. Returns whether anything was written.
+/// Writes a question as a new published version unless the latest version the seed
+/// wrote has the same content, so versions that staff published through the bank stay
+/// in force until the file itself changes. Returns whether anything was written.
 async fn seed_question(tx: &mut Transaction<'static, Any>, course: &Course, question: &Question, now_ms: i64) -> Result<bool, sqlx::Error> {
-    let latest = sqlx::query("SELECT id, version, body, status FROM questions WHERE question_key = $1 ORDER BY version DESC LIMIT 1")
+    let seeded_body: Option<String> = sqlx::query_scalar("SELECT body FROM questions WHERE question_key = $1 AND author = $2 ORDER BY version DESC LIMIT 1")
         .bind(&question.id)
+        .bind(SEED_AUTHOR)
         .fetch_optional(&mut **tx)
         .await?;
-    let version = match &latest {
-        Some(row) => {
-            let stored: Option<Question> = serde_json::from_str(&row.get::<String, _>(2)).ok();
-            let version = row.get::<i64, _>(1);
-            let same = stored.is_some_and(|stored| Question { version: question.version, ..stored } == *question);
-            if same {
-                return Ok(false);
-            }
-            version + 1
-        }
-        None => 1,
-    };
-    if let Some(row) = &latest {
-        if row.get::<String, _>(3) == "published" {
-            let old_id: String = row.get(0);
-            sqlx::query("UPDATE questions SET status = 'retired', updated_at = $1 WHERE id = $2").bind(now_ms).bind(&old_id).execute(&mut **tx).await?;
-            record_history(tx, "question", &old_id, "retired", Some("published"), "retired", SEED_AUTHOR, Some("superseded by a new courseware version"), now_ms).await?;
-        }
+    let seeded: Option<Question> = seeded_body.and_then(|body| serde_json::from_str(&body).ok());
+    if seeded.is_some_and(|seeded| Question { version: question.version, ..seeded } == *question) {
+        return Ok(false);
+    }
+
+    // The file changed (or the question is new): its text becomes the latest version and
+    // replaces whichever version is published.
+    let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM questions WHERE question_key = $1").bind(&question.id).fetch_one(&mut **tx).await?;
+    let version = latest.unwrap_or(0) + 1;
+    let published: Vec<String> = sqlx::query_scalar("SELECT id FROM questions WHERE question_key = $1 AND status = 'published'")
+        .bind(&question.id)
+        .fetch_all(&mut **tx)
+        .await?;
+    for old_id in published {
+        sqlx::query("UPDATE questions SET status = 'retired', updated_at = $1 WHERE id = $2").bind(now_ms).bind(&old_id).execute(&mut **tx).await?;
+        record_history(tx, "question", &old_id, "retired", Some("published"), "retired", SEED_AUTHOR, Some("superseded by a new courseware version"), now_ms).await?;
     }
 
     let stored = Question { version: u32::try_from(version).unwrap_or(u32::MAX), ..question.clone() };
