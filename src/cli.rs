@@ -89,6 +89,11 @@ pub enum Command {
         #[arg(long)]
         operators: Option<usize>,
     },
+    /// Measure hot paths in memory, each beside a baseline from the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Run the provincial supervision platform simulator on loopback.
     ProvincialSim {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -197,6 +202,22 @@ impl MigrationCli {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Paper assembly and grading on banks of 20 courses × 50, 200 and 800 questions per course.
+    Exam {
+        /// Short run for CI: 0.3 s per measurement instead of 3 s.
+        #[arg(long)]
+        quick: bool,
+        /// Time per measurement in milliseconds (overrides --quick).
+        #[arg(long)]
+        budget_ms: Option<u64>,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AdminCommand {
     /// Create an association staff account; the password comes from --password-file or CERTFLOW_ADMIN_PASSWORD (at least 10 characters).
     Create {
@@ -255,6 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import { command: ImportCommand::Roster { file, unit } } => admin_cmd::import_roster(&file, &unit).await,
         Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,
         Command::CrashDrill { rounds, operators, database, seed, json } => crate::crash::run(crate::crash::DrillOptions { rounds, operators, database, seed, json }).await,
+        Command::Bench { command: BenchCommand::Exam { quick, budget_ms, json } } => crate::bench::exam(crate::bench::ExamBenchOptions { quick, budget_ms, json }),
         Command::ProvincialSim { listen, store, key_id, secret } => sim_cmd::run(listen, store, key_id, secret).await,
     }
 }

@@ -49,7 +49,7 @@ pub async fn build(config: &Config, clock: SharedClock) -> anyhow::Result<Platfo
         Some(dir) if dir.join("courseware").is_dir() => Courseware::load_dir(&dir.join("courseware")).map_err(|e| anyhow::anyhow!("{}", e.message(Locale::En)))?,
         _ => Courseware::embedded().map_err(|e| anyhow::anyhow!("{}", e.message(Locale::En)))?,
     };
-    let (courses, questions) = workers::courseware_store::store_courseware(&db, &courseware).await?;
+    let (courses, questions) = workers::courseware_store::store_courseware(&db, &courseware, engine.now_ms()).await?;
     tracing::info!(courses, questions, "courseware loaded");
 
     let outbox_dir = config.data_dir.join("outbox");

@@ -30,6 +30,9 @@ fn check_totals(summary: &Value) {
     }
     assert_eq!(summary["operators_imported"], 229);
     assert_eq!(summary["rows_rejected"], 5, "the five invalid rows");
+    assert_eq!(summary["papers_outside_studied_courses"], 0, "papers draw only from studied courses: {summary}");
+    assert_eq!(summary["papers_with_unpublished_questions"], 0, "{summary}");
+    assert!(summary["exam_attempts"].as_i64().unwrap() >= 1, "{summary}");
     assert!(summary["cards_issued"].as_i64().unwrap() >= 1, "{summary}");
     assert!(summary["sync_delivered"].as_i64().unwrap() >= 1, "{summary}");
     assert!(summary["emails_sent"].as_i64().unwrap() >= 1, "{summary}");

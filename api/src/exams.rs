@@ -9,8 +9,12 @@
 //!   devices return the same attempt;
 //! - the deadline is the start plus `exam_minutes`. Answers are rejected after it, and
 //!   answers saved before it are kept and graded;
-//! - the stored paper is exactly what the operator saw, so grading and review never
-//!   depend on later courseware edits.
+//! - a paper draws only published questions of the published version of each
+//!   completed, uncredited course, by the item's rule in its courseware file
+//!   (questions per course, difficulty mix);
+//! - the stored paper is exactly what the operator saw (question versions, option
+//!   order, pass mark and scoring), so grading and review never depend on later
+//!   bank edits.
 //!
 //! The `finalize_exam` job grades an attempt that is still open at its deadline; both
 //! paths send `exam_graded` with the event id `graded:<attempt id>`, so only one counts.
@@ -22,7 +26,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::Router;
 use chrono::Duration;
-use domain::courseware::Course;
+use domain::courseware::{Answer, Course, Question};
 use domain::exam::{AnswerGiven, GradeResult, Paper, PaperRule, assemble_paper, grade};
 use domain::messages;
 use rand::SeedableRng;
@@ -32,6 +36,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use workflows::clock::{beijing_date, beijing_midnight};
 use workflows::db::is_unique_violation;
+use workers::bank_store;
 use workflows::runtime::{EventIn, EventOutcome, Instance};
 
 use crate::auth::Caller;
@@ -129,15 +134,12 @@ async fn open_attempt<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(executor:
     row.as_ref().map(Attempt::from_row).transpose()
 }
 
-/// The paper rule of an instance, from its context.
-fn paper_rule(instance: &Instance) -> PaperRule {
-    let defaults = PaperRule::default();
-    PaperRule {
-        questions_per_course: context_int(instance, "questions_per_course", defaults.questions_per_course as i64).max(1) as usize,
-        time_limit_minutes: context_int(instance, "exam_minutes", i64::from(defaults.time_limit_minutes)).max(1) as u32,
-        pass_mark: context_int(instance, "pass_mark", i64::from(defaults.pass_mark)).clamp(0, 100) as u32,
-        multiple_choice: defaults.multiple_choice,
-    }
+/// The paper rule of an enrollment: the item's rule from its courseware file, with the
+/// time limit from the instance's `exam_minutes`, which the exam state's timer matches.
+fn paper_rule(state: &AppState, instance: &Instance, item_code: &str) -> PaperRule {
+    let time_limit_minutes = context_int(instance, "exam_minutes", i64::from(PaperRule::default().time_limit_minutes)).max(1) as u32;
+    let item_rule = state.courseware.item(item_code).map(|item| item.exam).unwrap_or_default();
+    item_rule.paper_rule(time_limit_minutes)
 }
 
 /// `POST /api/enrollments/{enrollment_id}/exam/start` (operator): starts an attempt,
@@ -165,7 +167,7 @@ async fn start(State(state): State<AppState>, Path(enrollment_id): Path<String>,
     if courses.is_empty() {
         return Err(domain::exam::ExamError::NoCourses.into());
     }
-    let rule = paper_rule(&instance);
+    let rule = paper_rule(&state, &instance, &enrollment.item_code);
     let max_per_day = context_int(&instance, "max_attempts_per_day", 2);
 
     // Step 3: check the daily limit and store the attempt in one transaction,
@@ -187,7 +189,8 @@ async fn start(State(state): State<AppState>, Path(enrollment_id): Path<String>,
             .arg("next", beijing_text(next_start.timestamp_millis())));
     }
     let seen_today: HashSet<String> = earlier.iter().flat_map(|paper| paper.questions.iter().map(|q| q.question_id.clone())).collect();
-    let paper = assemble_paper(&courses, &rule, &seen_today, &mut rand::rngs::StdRng::from_os_rng())?;
+    let course_refs: Vec<&Course> = courses.iter().collect();
+    let paper = assemble_paper(&course_refs, &rule, &seen_today, &mut rand::rngs::StdRng::from_os_rng())?;
 
     let attempt_id = new_id();
     let deadline_at = now_ms + i64::from(rule.time_limit_minutes) * 60_000;
@@ -274,14 +277,18 @@ fn resume(open: Attempt, now_ms: i64) -> Result<(StatusCode, Json<Value>), ApiEr
     Ok((StatusCode::OK, Json(attempt_json(&open, now_ms))))
 }
 
-/// Returns the completed, uncredited courses of an enrollment.
-async fn examinable_courses<'a>(state: &'a AppState, enrollment: &EnrollmentRecord) -> Result<Vec<&'a Course>, ApiError> {
+/// Returns the completed, uncredited courses of an enrollment as published in the
+/// bank, each with its published questions. A course without any published question
+/// is left out, so the exam covers the others and credits only them.
+async fn examinable_courses(state: &AppState, enrollment: &EnrollmentRecord) -> Result<Vec<Course>, ApiError> {
     let progress = course_progress(state, &enrollment.id, &enrollment.item_code, enrollment.year).await?;
-    let wanted: HashSet<&str> = progress.iter().filter(|course| course.completed && !course.credited).map(|course| course.code.as_str()).collect();
-    Ok(crate::study::courses_for(&state.courseware, &enrollment.item_code, enrollment.year)
-        .into_iter()
-        .filter(|course| wanted.contains(course.code.as_str()))
-        .collect())
+    let wanted: Vec<String> = progress.into_iter().filter(|course| course.completed && !course.credited).map(|course| course.code).collect();
+    let courses = bank_store::published_courses(&state.engine.db.pool, &enrollment.item_code, enrollment.year, &wanted).await?;
+    let (drawable, empty): (Vec<Course>, Vec<Course>) = courses.into_iter().partition(|course| !course.questions.is_empty());
+    for course in &empty {
+        tracing::warn!(enrollment = %enrollment.id, course = %course.code, "completed course has no published question; left out of the paper");
+    }
+    Ok(drawable)
 }
 
 /// Returns the papers of the enrollment's attempts started on Beijing date `date`.
@@ -420,14 +427,15 @@ fn check_open(attempt: &Attempt, now_ms: i64) -> Result<(), ApiError> {
 async fn submit(State(state): State<AppState>, Path(attempt_id): Path<String>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let attempt = own_attempt(&state, &caller, &attempt_id).await?;
     let enrollment = load_enrollment(&state, &attempt.enrollment_id).await?;
-    let instance = state.engine.instance(&enrollment.instance_id).await?;
-    let rule = PaperRule { time_limit_minutes: attempt.paper.time_limit_minutes.max(1), ..paper_rule(&instance) };
+    let rule = attempt.paper.grading_rule();
+    let bank_questions = bank_store::paper_questions(&state.engine.db.pool, &attempt.paper).await?;
+    let answer_key: HashMap<String, Answer> = bank_questions.iter().map(|(id, question)| (id.clone(), question.answer.clone())).collect();
     let now_ms = state.now_ms();
 
     // Step 1: grade and store, unless grading happened already.
     let mut attempt = attempt;
     if attempt.status == "in_progress" {
-        let result = grade(&attempt.paper, &attempt.answers, &state.answer_key, &rule)?;
+        let result = grade(&attempt.paper, &attempt.answers, &answer_key, &rule)?;
         let finished_at = now_ms.min(attempt.deadline_at);
         let stored = sqlx::query(
             "UPDATE exam_attempts SET status = 'submitted', score = $1, passed = $2, finished_at = $3, review_status = $4
@@ -451,24 +459,21 @@ async fn submit(State(state): State<AppState>, Path(attempt_id): Path<String>, c
 
     // Step 2: tell the workflow. The event id is shared with automatic grading, and a
     // repeat after a crash between the two steps is harmless.
-    let event = EventIn::new(format!("graded:{}", attempt.id), "exam_graded").with("attempt_id", attempt.id.clone()).with("passed", passed);
+    let event = EventIn::new(format!("graded:{}", attempt.id), "exam_graded")
+        .with("attempt_id", attempt.id.clone())
+        .with("passed", passed)
+        .with("pass_mark", i64::from(attempt.paper.pass_mark));
     workflow::send(&state, &enrollment.instance_id, event).await?;
 
-    let result = grade(&attempt.paper, &attempt.answers, &state.answer_key, &rule)?;
-    Ok(Json(result_json(&state, &attempt, &result, rule.pass_mark)))
+    let result = grade(&attempt.paper, &attempt.answers, &answer_key, &rule)?;
+    Ok(Json(result_json(&bank_questions, &attempt, &result, rule.pass_mark)))
 }
 
-/// Describes a graded attempt, with the correct answers and explanations.
-fn result_json(state: &AppState, attempt: &Attempt, result: &GradeResult, pass_mark: u32) -> Value {
-    let explanations: HashMap<&str, &str> = state
-        .courseware
-        .items
-        .iter()
-        .filter(|item| item.item_code == attempt.paper.item_code)
-        .flat_map(|item| &item.courses)
-        .flat_map(|course| &course.questions)
-        .map(|question| (question.id.as_str(), question.explanation.as_str()))
-        .collect();
+/// Describes a graded attempt, with the correct answers and the explanations of the
+/// question versions shown.
+fn result_json(bank_questions: &HashMap<String, Question>, attempt: &Attempt, result: &GradeResult, pass_mark: u32) -> Value {
+    let explanations: HashMap<&str, &str> =
+        bank_questions.iter().map(|(id, question)| (id.as_str(), question.explanation.as_str())).collect();
     let per_question: Vec<Value> = result
         .per_question
         .iter()

@@ -7,6 +7,7 @@
 //! from the system, so tests and the demo can run on a simulated clock.
 
 pub mod auth;
+pub mod bank;
 pub mod credits;
 pub mod db;
 pub mod definitions;
@@ -27,7 +28,6 @@ pub mod study;
 pub mod units;
 pub mod workflow;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,7 +37,7 @@ use axum::response::Response;
 use axum::Router;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use domain::catalogue::Catalogue;
-use domain::courseware::{Answer, Courseware, CoursewareError};
+use domain::courseware::{Courseware, CoursewareError};
 use workflows::clock::{beijing_date, from_millis};
 use workers::notify::Templates;
 use workflows::runtime::Engine;
@@ -48,14 +48,13 @@ pub use institutions::{CreatedInstitution, create_institution};
 pub use roster::{RosterImport, import_roster};
 
 /// The state shared by every handler: the engine (database and clock), the operator
-/// catalogue, and the courseware with its answer key.
+/// catalogue, and the bundled courseware (courses and each item's exam rule; exams
+/// draw questions from the bank in the database).
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
     pub catalogue: &'static Catalogue,
     pub courseware: Arc<Courseware>,
-    /// Correct answers by question id, for grading.
-    pub answer_key: Arc<HashMap<String, Answer>>,
     /// Notification templates, against which published definitions are validated.
     pub templates: Arc<Templates>,
 }
@@ -68,9 +67,8 @@ impl AppState {
 
     /// Builds the state with `courseware`, such as one loaded from a directory.
     pub fn with_courseware(engine: Engine, courseware: Courseware) -> AppState {
-        let answer_key = Arc::new(courseware.answer_key());
         let templates = Arc::new(Templates::embedded().expect("the templates compiled into the binary parse"));
-        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), answer_key, templates }
+        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), templates }
     }
 
     /// Uses `templates` (such as those of a definitions directory) for validation.
@@ -106,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(handoff::router())
         .merge(sessions::router())
         .merge(exams::router())
+        .merge(bank::router())
         .merge(reviews::router())
         .merge(credits::router())
         .merge(ops::router())

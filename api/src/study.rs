@@ -29,6 +29,9 @@ pub struct CourseProgress {
 }
 
 /// Returns the courses of `item_code` that count in `year`.
+// NOTE: this reads the bundled courseware, but screening reads the published course
+// versions in `courses`. A course version published through the bank with other minutes
+// or a new code is not seen here until the courseware file carries it too.
 pub fn courses_for<'a>(courseware: &'a Courseware, item_code: &str, year: i32) -> Vec<&'a Course> {
     courseware
         .item(item_code)

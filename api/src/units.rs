@@ -186,7 +186,7 @@ async fn upload_roster(
 /// Reads an uploaded file from a multipart form or from the raw body. Returns the
 /// bytes and the file name (from the form part, else `?file_name=`, else
 /// `roster.csv`).
-async fn read_upload(state: &AppState, request: Request, file_name: Option<String>) -> Result<(Vec<u8>, String), ApiError> {
+pub(crate) async fn read_upload(state: &AppState, request: Request, file_name: Option<String>) -> Result<(Vec<u8>, String), ApiError> {
     let is_multipart = request
         .headers()
         .get(CONTENT_TYPE)

@@ -168,11 +168,12 @@ both_backends!(exam_needs_completed_courses, |db: Db| async move {
 async fn correct_answers(app: &TestApp, attempt_id: &str) -> Value {
     let paper: String = sqlx::query_scalar("SELECT paper FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_one(&app.db.pool).await.unwrap();
     let paper: domain::exam::Paper = serde_json::from_str(&paper).unwrap();
+    let key = workers::bank_store::paper_answer_key(&app.db.pool, &paper).await.unwrap();
     let letter = |shown: usize| char::from(b'A' + shown as u8).to_string();
     let mut answers = serde_json::Map::new();
     for question in &paper.questions {
         let shown_position = |authored: usize| question.option_order.iter().position(|&index| index == authored).unwrap();
-        let answer = match &app.state.answer_key[&question.question_id] {
+        let answer = match &key[&question.question_id] {
             domain::courseware::Answer::Single(index) => json!(letter(shown_position(*index))),
             domain::courseware::Answer::Multiple(indices) => json!(indices.iter().map(|&index| letter(shown_position(index))).collect::<String>()),
             domain::courseware::Answer::TrueFalse(value) => json!(value),

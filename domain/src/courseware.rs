@@ -10,7 +10,7 @@ mod error;
 pub mod letters;
 mod model;
 mod source;
-mod validate;
+pub(crate) mod validate;
 
 #[cfg(test)]
 mod tests;
@@ -21,7 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use error::{CoursewareError, CoursewareProblem};
-pub use model::{Answer, Course, ItemCourseware, Question, QuestionKind};
+pub use model::{Answer, Course, ItemCourseware, ItemExamRule, Question, QuestionKind};
 pub use validate::{MAX_OPTIONS, MIN_OPTIONS, MIN_QUESTIONS_PER_COURSE};
 
 /// The courseware files compiled into the binary, as (file name, text).

@@ -16,4 +16,4 @@ pub use assemble::assemble_paper;
 pub use error::ExamError;
 pub use grade::{AnswerGiven, CourseResult, GradeResult, QuestionOutcome, QuestionResult, grade};
 pub use paper::{PAPER_HUNDREDTHS, Paper, PaperCourse, PaperQuestion, courses_covered};
-pub use rule::{MultipleScoring, PaperRule};
+pub use rule::{DifficultyMix, MultipleScoring, PaperRule};

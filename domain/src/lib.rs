@@ -7,5 +7,6 @@ pub mod identity;
 pub mod catalogue;
 pub mod roster;
 pub mod courseware;
+pub mod bank;
 pub mod exam;
 pub mod study;

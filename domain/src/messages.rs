@@ -56,6 +56,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("identity.yaml", include_str!("../../definitions/messages/identity.yaml")),
     ("roster.yaml", include_str!("../../definitions/messages/roster.yaml")),
     ("exam.yaml", include_str!("../../definitions/messages/exam.yaml")),
+    ("bank.yaml", include_str!("../../definitions/messages/bank.yaml")),
     ("api.yaml", include_str!("../../definitions/messages/api.yaml")),
     ("engine.yaml", include_str!("../../definitions/messages/engine.yaml")),
     ("cli.yaml", include_str!("../../definitions/messages/cli.yaml")),

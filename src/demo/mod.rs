@@ -81,6 +81,15 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<ExitCode> {
     world.stop().await;
 
     let summary = summary?;
+    if summary.papers_outside_studied_courses > 0 || summary.papers_with_unpublished_questions > 0 {
+        anyhow::bail!(
+            "演示核对未通过：{} 份试卷含未学完课程的试题，{} 份含未发布的试题 / paper check failed: {} papers outside the studied courses, {} with unpublished questions",
+            summary.papers_outside_studied_courses,
+            summary.papers_with_unpublished_questions,
+            summary.papers_outside_studied_courses,
+            summary.papers_with_unpublished_questions
+        );
+    }
     if options.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

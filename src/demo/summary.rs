@@ -31,6 +31,12 @@ pub struct Summary {
     #[serde(skip)]
     pub attempts_refused_daily_limit: usize,
     pub review_decisions: i64,
+    /// Papers holding a question of a course the operator had not completed when the
+    /// summary was taken; the demo fails unless this is 0.
+    pub papers_outside_studied_courses: i64,
+    /// Papers holding a question that the bank did not publish for that course
+    /// version, or whose exact version is missing.
+    pub papers_with_unpublished_questions: i64,
     pub email_transport: &'static str,
 }
 
@@ -38,7 +44,45 @@ async fn count(world: &World, sql: &'static str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(sql).fetch_one(&world.engine.db.pool).await?)
 }
 
+/// Checks every stored paper against the operator's completed courses and the bank.
+/// Returns (papers outside the studied courses, papers with a question version that
+/// is missing or was drawn while not published).
+async fn check_papers(world: &World) -> anyhow::Result<(i64, i64)> {
+    let pool = &world.engine.db.pool;
+    let rows: Vec<(String, String, i64)> = sqlx::query_as("SELECT a.paper, a.enrollment_id, a.started_at FROM exam_attempts a").fetch_all(pool).await?;
+    let (mut outside, mut unpublished) = (0, 0);
+    for (paper_text, enrollment_id, started_at) in rows {
+        let paper: domain::exam::Paper = serde_json::from_str(&paper_text)?;
+        let enrollment: (String, i64, String) = sqlx::query_as("SELECT operator_id, year, item_code FROM enrollments WHERE id = $1").bind(&enrollment_id).fetch_one(pool).await?;
+        let row = workers::records::EnrollmentRow { id: enrollment_id, operator_id: enrollment.0, year: enrollment.1, item_code: enrollment.2 };
+        let completed: std::collections::HashSet<String> = workers::records::completed_courses(pool, &row).await?.into_iter().collect();
+        if paper.questions.iter().any(|question| !completed.contains(&question.course_code)) {
+            outside += 1;
+        }
+
+        // A question version drawn by this paper must have been published before the
+        // paper's start; the history records when.
+        let mut bad = false;
+        for question in &paper.questions {
+            let published_at: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(at) FROM bank_history WHERE subject_kind = 'question' AND subject_id = $1 AND to_status = 'published'",
+            )
+            .bind(question.version_id())
+            .fetch_one(pool)
+            .await?;
+            if published_at.is_none_or(|at| at > started_at) {
+                bad = true;
+            }
+        }
+        if bad {
+            unpublished += 1;
+        }
+    }
+    Ok((outside, unpublished))
+}
+
 pub async fn collect(world: &World, tally: &Tally) -> anyhow::Result<Summary> {
+    let (papers_outside_studied_courses, papers_with_unpublished_questions) = check_papers(world).await?;
     let mut instances_by_state: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for (definition, state, instances) in world.engine.count_by_state().await? {
         instances_by_state.entry(definition).or_default().insert(state, instances);
@@ -59,6 +103,8 @@ pub async fn collect(world: &World, tally: &Tally) -> anyhow::Result<Summary> {
         exams_failed: count(world, "SELECT COUNT(*) FROM exam_attempts WHERE passed = 0").await?,
         attempts_refused_daily_limit: tally.attempts_refused,
         review_decisions: count(world, "SELECT COUNT(*) FROM review_cases WHERE status <> 'open'").await?,
+        papers_outside_studied_courses,
+        papers_with_unpublished_questions,
         email_transport: if world.smtp_used { "smtp" } else { "file_outbox" },
     })
 }
@@ -72,6 +118,10 @@ pub fn render_zh(summary: &Summary) -> String {
         format!(
             "  考试 {} 次，其中未通过 {} 次；本次运行中因当天次数用完被拒绝 {} 次",
             summary.exam_attempts, summary.exams_failed, summary.attempts_refused_daily_limit
+        ),
+        format!(
+            "  试卷核对：含未学完课程试题的试卷 {} 份，含未发布试题的试卷 {} 份（均应为 0）",
+            summary.papers_outside_studied_courses, summary.papers_with_unpublished_questions
         ),
         format!("  记入学分 {} 个，签发学分卡 {} 张", summary.credits_awarded, summary.cards_issued),
         format!("  省平台确认接收记录 {} 条", summary.sync_delivered),

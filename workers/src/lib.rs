@@ -3,6 +3,7 @@
 //! credit card.
 
 pub mod actions;
+pub mod bank_store;
 pub mod courseware_store;
 pub mod cron;
 pub mod dispatcher;

@@ -140,7 +140,7 @@ both_backends!(twentieth_credit_issues_one_card, |db: Db| async move {
     .await
     .unwrap();
     assert!(matches!(h.engine.send(&instance, EventIn::new("start:a-1", "exam_started").with("attempt_id", "a-1")).await.unwrap(), EventOutcome::Applied { .. }));
-    let graded = EventIn::new("graded:a-1", "exam_graded").with("attempt_id", "a-1").with("passed", true);
+    let graded = EventIn::new("graded:a-1", "exam_graded").with("attempt_id", "a-1").with("passed", true).with("pass_mark", 70);
     assert!(matches!(h.engine.send(&instance, graded.clone()).await.unwrap(), EventOutcome::Applied { .. }));
 
     wait_for("the card", async || h.engine.instance(&instance).await.unwrap().state == "card_issued").await;

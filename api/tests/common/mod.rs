@@ -63,7 +63,8 @@ pub async fn app(db: Db, start: DateTime<Utc>) -> TestApp {
     for versioned in &set.definitions {
         engine.publish(versioned, "test", "").await.expect("publish definition");
     }
-    let state = AppState::new(engine).expect("embedded courseware is valid");
+    let state = AppState::new(engine.clone()).expect("embedded courseware is valid");
+    workers::courseware_store::store_courseware(&db, &state.courseware, engine.now_ms()).await.expect("seed the question bank");
     let router = api::router(state.clone());
     TestApp { state, router, clock, db }
 }
@@ -263,4 +264,53 @@ pub fn id_number(body: &str) -> String {
 pub fn uscc(body16: &str) -> String {
     let body = format!("{body16}1");
     format!("{body}{}", domain::identity::checksum::uscc_check_character(&body).unwrap())
+}
+
+/// Runs the workers' side of the pipeline in the test's own task: due timers fire and
+/// due `job` actions (finalize_exam, screen_exam, award_credits, issue_card, …) run
+/// through `workers::jobs::perform`, as the apalis workers would run them.
+/// Notifications and provincial sync entries are left pending.
+pub struct JobRunner {
+    services: workers::services::Services,
+    _dir: workflows::testing::TempDir,
+}
+
+impl TestApp {
+    pub fn job_runner(&self) -> JobRunner {
+        let dir = workflows::testing::TempDir::new();
+        let definitions = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../definitions"));
+        let services = workers::services::Services {
+            engine: self.state.engine.clone(),
+            templates: workers::notify::Templates::load_dir(definitions.join("templates")).expect("templates"),
+            email: workers::notify::EmailSender::file_outbox(dir.path.join("mail"), "certflow@localhost").expect("mail outbox"),
+            sms: workers::notify::SmsSender::file_outbox(dir.path.join("sms")).expect("sms outbox"),
+            provincial: None,
+            courseware: (*self.state.courseware).clone(),
+            catalogue: self.state.catalogue,
+            data_dir: dir.path.clone(),
+        };
+        JobRunner { services, _dir: dir }
+    }
+
+    /// Fires due timers and runs due jobs until none is left; returns the job names run.
+    pub async fn run_due(&self, runner: &JobRunner) -> Vec<String> {
+        let engine = &self.state.engine;
+        let mut ran = Vec::new();
+        loop {
+            let timers = engine.due_timers(50).await.unwrap();
+            for timer in &timers {
+                engine.fire_timer(&timer.id).await.unwrap();
+            }
+            let entries = engine.claim_due_actions(&["job"], 50).await.unwrap();
+            for entry in &entries {
+                let name = entry.action["action"]["name"].as_str().unwrap_or_default().to_string();
+                let result = workers::jobs::perform(&runner.services, entry, &name).await.unwrap_or_else(|error| panic!("job {name}: {error:?}"));
+                engine.complete_action(&entry.id, entry.attempt(), result).await.unwrap();
+                ran.push(name);
+            }
+            if timers.is_empty() && entries.is_empty() {
+                return ran;
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::validate::{MAX_OPTIONS, MIN_OPTIONS};
+use crate::exam::ExamError;
 use crate::messages::{self, Locale};
 
 /// A courseware file that failed to load or validate.
@@ -48,6 +49,8 @@ pub enum CoursewareProblem {
     MultipleAnswerCount { answer: String },
     TrueFalseAnswer { answer: String },
     DifficultyRange { difficulty: u8 },
+    /// The file's `exam` block is not a valid paper rule.
+    ExamRuleInvalid { error: ExamError },
 }
 
 impl CoursewareProblem {
@@ -107,11 +110,16 @@ impl CoursewareProblem {
             DifficultyRange { difficulty } => {
                 ("courseware.difficulty_range", vec![("difficulty", difficulty.to_string())])
             }
+            // Rendered by `text`, because the detail is itself a localized message.
+            ExamRuleInvalid { .. } => ("courseware.exam_rule_invalid", vec![]),
         }
     }
 
     /// Renders the problem alone, without its location.
     pub fn text(&self, locale: Locale) -> String {
+        if let CoursewareProblem::ExamRuleInvalid { error } = self {
+            return messages::text(locale, "courseware.exam_rule_invalid", &[("detail", &error.message(locale))]);
+        }
         let (code, args) = self.message();
         let args: Vec<(&str, &str)> = args.iter().map(|(name, value)| (*name, value.as_str())).collect();
         messages::text(locale, code, &args)

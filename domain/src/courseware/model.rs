@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::exam::{DifficultyMix, MultipleScoring, PaperRule};
+
 /// The courses of one operation item (作业项目), as loaded from one courseware file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ItemCourseware {
@@ -10,6 +12,44 @@ pub struct ItemCourseware {
     /// Calendar years in which these courses count towards the annual credits.
     pub years: Vec<i32>,
     pub courses: Vec<Course>,
+    /// How papers of this item are drawn and graded; the `exam` block of the file.
+    pub exam: ItemExamRule,
+}
+
+/// The paper and grading rule of one operation item. The time limit is not here: it
+/// is the pipeline's `exam_minutes`, which must match the exam state's timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemExamRule {
+    pub questions_per_course: usize,
+    pub difficulty_mix: Option<DifficultyMix>,
+    /// Minimum score to pass, out of 100.
+    pub pass_mark: u32,
+    pub multiple_choice: MultipleScoring,
+}
+
+impl Default for ItemExamRule {
+    fn default() -> Self {
+        let rule = PaperRule::default();
+        ItemExamRule {
+            questions_per_course: rule.questions_per_course,
+            difficulty_mix: rule.difficulty_mix,
+            pass_mark: rule.pass_mark,
+            multiple_choice: rule.multiple_choice,
+        }
+    }
+}
+
+impl ItemExamRule {
+    /// Returns the full paper rule with the pipeline's time limit.
+    pub fn paper_rule(&self, time_limit_minutes: u32) -> PaperRule {
+        PaperRule {
+            questions_per_course: self.questions_per_course,
+            difficulty_mix: self.difficulty_mix,
+            time_limit_minutes,
+            pass_mark: self.pass_mark,
+            multiple_choice: self.multiple_choice,
+        }
+    }
 }
 
 impl ItemCourseware {
@@ -38,8 +78,12 @@ pub struct Course {
 /// One question of the bank.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Question {
-    /// Id unique across all items and stable across course versions, such as `T-01-2`.
+    /// Id unique across all items and stable across question versions, such as `T-01-2`.
     pub id: String,
+    /// Content version of the question, starting at 1. The question bank adds one on
+    /// every change, and a paper records the version it showed.
+    #[serde(default = "first_version")]
+    pub version: u32,
     pub course_code: String,
     pub kind: QuestionKind,
     pub stem: String,
@@ -50,6 +94,10 @@ pub struct Question {
     pub explanation: String,
     /// Difficulty from 1 (easy) to 3 (hard).
     pub difficulty: u8,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 /// Question kinds. A new kind needs a variant here, a matching [`Answer`] variant, a

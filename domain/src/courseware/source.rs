@@ -5,6 +5,11 @@
 //! ```yaml
 //! item: T
 //! years: [2026, 2027]
+//! exam:                    # optional; each key has a default
+//!   questions_per_course: 5
+//!   difficulty_mix: {easy: 2, medium: 2, hard: 1}   # totals questions_per_course
+//!   pass_mark: 70          # out of 100
+//!   multiple_choice: all_or_nothing   # or partial
 //! courses:
 //!   - code: T-01
 //!     title: 电梯维护保养的法规要求
@@ -29,7 +34,8 @@ use marked_yaml::{FromYamlError, LoaderOptions, Spanned};
 use serde::Deserialize;
 
 use super::error::{CoursewareError, CoursewareProblem};
-use super::model::{Course, ItemCourseware, Question, QuestionKind};
+use super::model::{Course, ItemCourseware, ItemExamRule, Question, QuestionKind};
+use crate::exam::{DifficultyMix, MultipleScoring};
 use super::validate;
 
 #[derive(Deserialize)]
@@ -37,7 +43,19 @@ use super::validate;
 struct FileSource {
     item: String,
     years: Vec<i32>,
+    #[serde(default)]
+    exam: ExamSource,
     courses: Vec<CourseSource>,
+}
+
+/// The optional `exam` block; each key left out takes the default of [`ItemExamRule`].
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExamSource {
+    questions_per_course: Option<usize>,
+    difficulty_mix: Option<DifficultyMix>,
+    pass_mark: Option<u32>,
+    multiple_choice: Option<MultipleScoring>,
 }
 
 #[derive(Deserialize)]
@@ -91,7 +109,27 @@ pub fn parse_item(file_name: &str, text: &str) -> Result<ItemCourseware, Coursew
         courses.push(course);
     }
 
-    Ok(ItemCourseware { item_code: source.item, years: source.years, courses })
+    let exam = convert_exam(&source.exam).map_err(file_error)?;
+    Ok(ItemCourseware { item_code: source.item, years: source.years, courses, exam })
+}
+
+/// Fills the item's exam rule from the file's `exam` block. A difficulty mix without
+/// `questions_per_course` sets it to the mix's total.
+fn convert_exam(source: &ExamSource) -> Result<ItemExamRule, CoursewareProblem> {
+    let defaults = ItemExamRule::default();
+    let questions_per_course = source
+        .questions_per_course
+        .or(source.difficulty_mix.map(|mix| mix.total()))
+        .unwrap_or(defaults.questions_per_course);
+    let rule = ItemExamRule {
+        questions_per_course,
+        difficulty_mix: source.difficulty_mix,
+        pass_mark: source.pass_mark.unwrap_or(defaults.pass_mark),
+        multiple_choice: source.multiple_choice.unwrap_or(defaults.multiple_choice),
+    };
+    // The time limit belongs to the pipeline; any positive value lets the rest be checked here.
+    rule.paper_rule(1).validate().map_err(|error| CoursewareProblem::ExamRuleInvalid { error })?;
+    Ok(rule)
 }
 
 fn convert_course(
@@ -148,6 +186,7 @@ fn convert_question(course_code: &str, source: &QuestionSource) -> Result<Questi
 
     Ok(Question {
         id: source.id.as_str().to_string(),
+        version: 1,
         course_code: course_code.to_string(),
         kind: source.kind,
         stem: source.stem.clone(),

@@ -198,6 +198,7 @@ fn problem_messages_in_catalogue() {
         MultipleAnswerCount { answer: "A".into() },
         TrueFalseAnswer { answer: "yes".into() },
         DifficultyRange { difficulty: 9 },
+        ExamRuleInvalid { error: crate::exam::ExamError::PassMarkRange { pass_mark: 101 } },
     ];
     for problem in problems {
         for locale in [Locale::ZhCn, Locale::En] {
@@ -313,4 +314,31 @@ fn answer_key_covers_all_questions() {
     let courseware = Courseware::embedded().unwrap_or_else(|error| panic!("{error}"));
     let question_count: usize = courseware.items.iter().flat_map(|item| &item.courses).map(|course| course.questions.len()).sum();
     assert_eq!(courseware.answer_key().len(), question_count);
+}
+
+#[test]
+fn exam_block_sets_item_rule() {
+    let item = Courseware::parse_yaml("X1.yaml", VALID).unwrap();
+    assert_eq!(item.exam, crate::courseware::ItemExamRule::default(), "no exam block takes the defaults");
+    assert_eq!(item.exam.pass_mark, 70);
+    assert_eq!(item.exam.multiple_choice, crate::exam::MultipleScoring::AllOrNothing);
+
+    let text = VALID.replacen("years: [2026]", "years: [2026]\nexam:\n  difficulty_mix: {easy: 3, medium: 1, hard: 1}\n  pass_mark: 80\n  multiple_choice: partial", 1);
+    let item = Courseware::parse_yaml("X1.yaml", &text).unwrap();
+    assert_eq!(item.exam.questions_per_course, 5, "the mix's total");
+    assert_eq!(item.exam.pass_mark, 80);
+    assert_eq!(item.exam.multiple_choice, crate::exam::MultipleScoring::Partial);
+    assert_eq!(item.exam.difficulty_mix, Some(crate::exam::DifficultyMix { easy: 3, medium: 1, hard: 1 }));
+}
+
+#[test]
+fn exam_block_rejects_bad_rule() {
+    let text = VALID.replacen("years: [2026]", "years: [2026]\nexam:\n  questions_per_course: 4\n  difficulty_mix: {easy: 1}", 1);
+    let error = Courseware::parse_yaml("X1.yaml", &text).unwrap_err();
+    assert!(matches!(error.problem, CoursewareProblem::ExamRuleInvalid { .. }), "{error}");
+    assert!(error.message(Locale::ZhCn).contains("难度配比合计 1 题"), "{}", error.message(Locale::ZhCn));
+
+    let text = VALID.replacen("years: [2026]", "years: [2026]\nexam:\n  pass_marks: 80", 1);
+    let error = Courseware::parse_yaml("X1.yaml", &text).unwrap_err();
+    assert!(matches!(error.problem, CoursewareProblem::YamlInvalid { .. }), "{error}");
 }

@@ -14,10 +14,13 @@ use crate::courseware::{Course, Question, QuestionKind};
 /// credited, all of one operation item.
 ///
 /// Each course contributes `rule.questions_per_course` questions, or all of its
-/// questions when it has fewer. Questions whose ids are in `exclude_question_ids`, the
-/// questions of the operator's earlier papers on the same Beijing day, are drawn only
-/// when a course has too few others. Choice options are shuffled per paper, and the
-/// paper records the order. The same `rng` state gives the same paper.
+/// questions when it has fewer. With a difficulty mix, each course first gets up to
+/// the mix's count of each difficulty, and a shortfall is filled from its other
+/// questions. Questions whose ids are in `exclude_question_ids`, the questions of the
+/// operator's earlier papers on the same Beijing day, are drawn only when a course has
+/// too few others; avoiding a repeat comes before keeping the mix. Choice options are
+/// shuffled per paper, and the paper records the order. The same `rng` state gives the
+/// same paper.
 pub fn assemble_paper(
     courses: &[&Course],
     rule: &PaperRule,
@@ -29,7 +32,7 @@ pub fn assemble_paper(
 
     let mut drawn: Vec<(&Course, &Question)> = Vec::new();
     for course in courses {
-        for question in draw_from_course(course, rule.questions_per_course, exclude_question_ids, rng) {
+        for question in draw_from_course(course, rule, exclude_question_ids, rng) {
             drawn.push((course, question));
         }
     }
@@ -51,6 +54,8 @@ pub fn assemble_paper(
     Ok(Paper {
         item_code,
         time_limit_minutes: rule.time_limit_minutes,
+        pass_mark: rule.pass_mark,
+        multiple_choice: rule.multiple_choice,
         courses: courses.iter().map(|course| PaperCourse { code: course.code.clone(), version: course.version }).collect(),
         questions,
     })
@@ -83,19 +88,42 @@ fn check_courses(courses: &[&Course]) -> Result<String, ExamError> {
     Ok(first.item_code.clone())
 }
 
-/// Draws up to `count` questions of one course at random, taking excluded questions
-/// only after all others.
+/// Draws up to `rule.questions_per_course` questions of one course at random: the
+/// difficulty mix's counts from the questions not excluded, then any other questions
+/// not excluded, then excluded ones.
 fn draw_from_course<'a>(
     course: &'a Course,
-    count: usize,
+    rule: &PaperRule,
     exclude_question_ids: &HashSet<String>,
     rng: &mut impl Rng,
 ) -> Vec<&'a Question> {
+    let count = rule.questions_per_course;
     let (mut excluded, mut fresh): (Vec<&Question>, Vec<&Question>) =
         course.questions.iter().partition(|question| exclude_question_ids.contains(&question.id));
     fresh.shuffle(rng);
     excluded.shuffle(rng);
-    fresh.into_iter().chain(excluded).take(count).collect()
+
+    let Some(mix) = rule.difficulty_mix else {
+        return fresh.into_iter().chain(excluded).take(count).collect();
+    };
+
+    // Take each difficulty's count from the fresh questions; the rest stay in order
+    // for filling a shortfall.
+    let mut drawn = Vec::with_capacity(count);
+    let mut rest = Vec::with_capacity(fresh.len());
+    let mut taken_per_difficulty = [0usize; 4];
+    for question in fresh {
+        let difficulty = usize::from(question.difficulty.min(3));
+        if taken_per_difficulty[difficulty] < mix.count_for(question.difficulty) {
+            taken_per_difficulty[difficulty] += 1;
+            drawn.push(question);
+        } else {
+            rest.push(question);
+        }
+    }
+    let shortfall = count.saturating_sub(drawn.len());
+    drawn.extend(rest.into_iter().chain(excluded).take(shortfall));
+    drawn
 }
 
 fn to_paper_question(course: &Course, question: &Question, points_hundredths: u32, rng: &mut impl Rng) -> PaperQuestion {
@@ -111,6 +139,7 @@ fn to_paper_question(course: &Course, question: &Question, points_hundredths: u3
 
     PaperQuestion {
         question_id: question.id.clone(),
+        question_version: question.version,
         course_code: course.code.clone(),
         course_version: course.version,
         kind: question.kind,

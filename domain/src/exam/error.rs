@@ -17,6 +17,8 @@ pub enum ExamError {
     QuestionsPerCourseZero,
     TimeLimitZero,
     PassMarkRange { pass_mark: u32 },
+    /// The difficulty mix does not add up to the questions per course.
+    DifficultyMixTotal { total: usize, questions_per_course: usize },
     /// A paper question has no entry in the answer key.
     AnswerKeyMissing { question: String },
     /// The answer key no longer fits the paper question, for example because the
@@ -35,6 +37,7 @@ impl ExamError {
             ExamError::QuestionsPerCourseZero => "exam.questions_per_course_zero",
             ExamError::TimeLimitZero => "exam.time_limit_zero",
             ExamError::PassMarkRange { .. } => "exam.pass_mark_range",
+            ExamError::DifficultyMixTotal { .. } => "exam.difficulty_mix_total",
             ExamError::AnswerKeyMissing { .. } => "exam.answer_key_missing",
             ExamError::AnswerKeyMismatch { .. } => "exam.answer_key_mismatch",
         }
@@ -55,6 +58,9 @@ impl ExamError {
                 vec![("course", course.clone())]
             }
             ExamError::PassMarkRange { pass_mark } => vec![("pass_mark", pass_mark.to_string())],
+            ExamError::DifficultyMixTotal { total, questions_per_course } => {
+                vec![("total", total.to_string()), ("questions_per_course", questions_per_course.to_string())]
+            }
             ExamError::AnswerKeyMissing { question } | ExamError::AnswerKeyMismatch { question } => {
                 vec![("question", question.clone())]
             }

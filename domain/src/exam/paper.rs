@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rule::{MultipleScoring, PaperRule};
 use crate::courseware::QuestionKind;
 
 /// Points of a whole paper in hundredths of a point, which is a score of 100.
@@ -13,11 +14,34 @@ pub const PAPER_HUNDREDTHS: u32 = 10_000;
 pub struct Paper {
     pub item_code: String,
     pub time_limit_minutes: u32,
+    /// Pass mark in force when the paper was assembled; grading uses it, so a later
+    /// change of the rule does not change an issued paper's result.
+    #[serde(default = "default_pass_mark")]
+    pub pass_mark: u32,
+    #[serde(default)]
+    pub multiple_choice: MultipleScoring,
     /// The examined courses in the order they were given.
     pub courses: Vec<PaperCourse>,
     /// Single choice first, then multiple choice, then true/false, each group in
     /// random order.
     pub questions: Vec<PaperQuestion>,
+}
+
+fn default_pass_mark() -> u32 {
+    PaperRule::default().pass_mark
+}
+
+impl Paper {
+    /// Returns the rule to grade this paper with: the one recorded at assembly.
+    pub fn grading_rule(&self) -> PaperRule {
+        PaperRule {
+            questions_per_course: self.questions.len().max(1),
+            difficulty_mix: None,
+            time_limit_minutes: self.time_limit_minutes.max(1),
+            pass_mark: self.pass_mark,
+            multiple_choice: self.multiple_choice,
+        }
+    }
 }
 
 /// A course examined by a paper, with the content version its questions came from.
@@ -30,7 +54,12 @@ pub struct PaperCourse {
 /// A question as it appears on a paper.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PaperQuestion {
+    /// The question's stable id across versions, such as `T-01-2`.
     pub question_id: String,
+    /// The question version shown; with `question_id` it names the exact bank row
+    /// (`T-01-2@3`), whatever becomes of the question later.
+    #[serde(default = "first_version")]
+    pub question_version: u32,
     pub course_code: String,
     pub course_version: u32,
     pub kind: QuestionKind,
@@ -42,6 +71,17 @@ pub struct PaperQuestion {
     pub option_order: Vec<usize>,
     /// Points in hundredths. The questions of a paper sum to [`PAPER_HUNDREDTHS`].
     pub points_hundredths: u32,
+}
+
+fn first_version() -> u32 {
+    1
+}
+
+impl PaperQuestion {
+    /// Returns the id of the question version shown, `{question_id}@{version}`.
+    pub fn version_id(&self) -> String {
+        format!("{}@{}", self.question_id, self.question_version)
+    }
 }
 
 /// Returns the codes of the courses that a paper examined, in the order given at

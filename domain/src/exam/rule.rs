@@ -10,6 +10,10 @@ pub struct PaperRule {
     /// Maximum questions drawn from each course. A course with fewer questions
     /// contributes all of them.
     pub questions_per_course: usize,
+    /// Questions per course by difficulty; when set, its total equals
+    /// `questions_per_course`.
+    #[serde(default)]
+    pub difficulty_mix: Option<DifficultyMix>,
     pub time_limit_minutes: u32,
     /// Minimum score to pass, out of 100.
     pub pass_mark: u32,
@@ -20,6 +24,7 @@ impl Default for PaperRule {
     fn default() -> Self {
         PaperRule {
             questions_per_course: 5,
+            difficulty_mix: None,
             time_limit_minutes: 60,
             pass_mark: 70,
             multiple_choice: MultipleScoring::AllOrNothing,
@@ -28,7 +33,8 @@ impl Default for PaperRule {
 }
 
 impl PaperRule {
-    /// Rejects a rule that draws no questions, allows no time or has a pass mark above 100.
+    /// Rejects a rule that draws no questions, allows no time, has a pass mark above
+    /// 100, or has a difficulty mix whose total differs from `questions_per_course`.
     pub fn validate(&self) -> Result<(), ExamError> {
         if self.questions_per_course == 0 {
             return Err(ExamError::QuestionsPerCourseZero);
@@ -39,7 +45,43 @@ impl PaperRule {
         if self.pass_mark > 100 {
             return Err(ExamError::PassMarkRange { pass_mark: self.pass_mark });
         }
+        if let Some(mix) = self.difficulty_mix {
+            if mix.total() != self.questions_per_course {
+                return Err(ExamError::DifficultyMixTotal { total: mix.total(), questions_per_course: self.questions_per_course });
+            }
+        }
         Ok(())
+    }
+}
+
+/// How many questions of each difficulty a paper draws from one course.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DifficultyMix {
+    /// Difficulty 1.
+    #[serde(default)]
+    pub easy: usize,
+    /// Difficulty 2.
+    #[serde(default)]
+    pub medium: usize,
+    /// Difficulty 3.
+    #[serde(default)]
+    pub hard: usize,
+}
+
+impl DifficultyMix {
+    pub fn total(&self) -> usize {
+        self.easy + self.medium + self.hard
+    }
+
+    /// Returns the target count for `difficulty` (1 to 3); other values get none.
+    pub fn count_for(&self, difficulty: u8) -> usize {
+        match difficulty {
+            1 => self.easy,
+            2 => self.medium,
+            3 => self.hard,
+            _ => 0,
+        }
     }
 }
 

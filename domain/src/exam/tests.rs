@@ -24,6 +24,7 @@ fn course(item_code: &str, code: &str, question_count: usize) -> Course {
             };
             Question {
                 id: id.clone(),
+                version: 1,
                 course_code: code.to_string(),
                 kind,
                 stem: format!("stem of {id}"),

@@ -1,9 +1,10 @@
 //! Automatic submission at the exam deadline: the attempt is graded on the answers
-//! saved before the deadline, with the deadline as its finish time.
+//! saved before the deadline, with the deadline as its finish time, against the
+//! question versions and the rule recorded in its paper.
 
 use std::collections::HashMap;
 
-use domain::exam::{AnswerGiven, Paper, PaperRule, grade};
+use domain::exam::{AnswerGiven, Paper, grade};
 use serde_json::{Value, json};
 use sqlx::Row;
 use workflows::runtime::EventIn;
@@ -11,6 +12,7 @@ use workflows::runtime::outbox::OutboxEntry;
 
 use super::send;
 use crate::actions::ActionError;
+use crate::bank_store;
 use crate::services::Services;
 
 pub async fn finalize_exam(services: &Services, entry: &OutboxEntry) -> Result<Value, ActionError> {
@@ -30,17 +32,12 @@ pub async fn finalize_exam(services: &Services, entry: &OutboxEntry) -> Result<V
     let attempt_id: String = row.get(0);
     let status: String = row.get(1);
 
+    let paper: Paper = serde_json::from_str(&row.get::<String, _>(2)).map_err(|e| ActionError::invalid(format!("stored paper: {e}")))?;
     let passed = if status == "in_progress" {
-        let paper: Paper = serde_json::from_str(&row.get::<String, _>(2)).map_err(|e| ActionError::invalid(format!("stored paper: {e}")))?;
         let answers: HashMap<String, AnswerGiven> = serde_json::from_str(&row.get::<String, _>(3)).unwrap_or_default();
         let deadline_at: i64 = row.get(4);
-        let context = services.engine.instance(&entry.instance_id).await?.context;
-        let rule = PaperRule {
-            pass_mark: context.get("pass_mark").and_then(Value::as_u64).unwrap_or(70) as u32,
-            time_limit_minutes: paper.time_limit_minutes.max(1),
-            ..PaperRule::default()
-        };
-        let result = grade(&paper, &answers, &services.courseware.answer_key(), &rule).map_err(|e| ActionError::invalid(e.to_string()))?;
+        let answer_key = bank_store::paper_answer_key(pool, &paper).await?;
+        let result = grade(&paper, &answers, &answer_key, &paper.grading_rule()).map_err(|e| ActionError::invalid(e.to_string()))?;
         sqlx::query(
             "UPDATE exam_attempts SET status = 'expired', finished_at = $1, score = $2, passed = $3 WHERE id = $4 AND status = 'in_progress'",
         )
@@ -56,7 +53,10 @@ pub async fn finalize_exam(services: &Services, entry: &OutboxEntry) -> Result<V
         row.get::<Option<i64>, _>(5) == Some(1)
     };
 
-    let event = EventIn::new(format!("graded:{attempt_id}"), "exam_graded").with("attempt_id", attempt_id.as_str()).with("passed", passed);
+    let event = EventIn::new(format!("graded:{attempt_id}"), "exam_graded")
+        .with("attempt_id", attempt_id.as_str())
+        .with("passed", passed)
+        .with("pass_mark", i64::from(paper.pass_mark));
     send(services, entry, event).await?;
     Ok(json!({ "attempt": attempt_id, "passed": passed }))
 }

@@ -81,7 +81,7 @@ pub async fn services(db: Db, provincial_url: Option<String>) -> (Services, Part
     let provincial = ProvincialClient::new(ProvincialConfig::new(url, "dev", b"test-secret".to_vec())).unwrap();
 
     let courseware = Courseware::embedded().unwrap();
-    workers::courseware_store::store_courseware(&db, &courseware).await.unwrap();
+    workers::courseware_store::store_courseware(&db, &courseware, engine.now_ms()).await.unwrap();
     let services = Services {
         engine: engine.clone(),
         templates,

@@ -242,3 +242,85 @@ fn exam_errors_have_messages() {
         assert!(crate::messages::Catalogue::global().contains(kind.message_code()), "{kind:?}");
     }
 }
+
+/// Builds a course of 12 questions: 6 easy, 4 medium and 2 hard.
+fn course_with_difficulties() -> Course {
+    let mut course = course("X", "X-1", 12);
+    for (index, question) in course.questions.iter_mut().enumerate() {
+        question.difficulty = match index {
+            0..6 => 1,
+            6..10 => 2,
+            _ => 3,
+        };
+    }
+    course
+}
+
+fn difficulty_counts(paper: &Paper, course: &Course) -> [usize; 3] {
+    let mut counts = [0; 3];
+    for shown in &paper.questions {
+        let question = course.questions.iter().find(|question| question.id == shown.question_id).unwrap();
+        counts[usize::from(question.difficulty) - 1] += 1;
+    }
+    counts
+}
+
+#[test]
+fn difficulty_mix_sets_counts_per_course() {
+    let course = course_with_difficulties();
+    let mix = DifficultyMix { easy: 2, medium: 2, hard: 1 };
+    let rule = PaperRule { questions_per_course: 5, difficulty_mix: Some(mix), ..PaperRule::default() };
+    for seed in 0..20 {
+        let paper = assemble_paper(&[&course], &rule, &HashSet::new(), &mut seeded(seed)).unwrap();
+        assert_eq!(difficulty_counts(&paper, &course), [2, 2, 1], "seed {seed}");
+    }
+}
+
+#[test]
+fn difficulty_mix_shortfall_filled_from_others() {
+    // Three hard questions wanted but the course has two: the fifth comes from the rest.
+    let course = course_with_difficulties();
+    let mix = DifficultyMix { easy: 1, medium: 1, hard: 3 };
+    let rule = PaperRule { questions_per_course: 5, difficulty_mix: Some(mix), ..PaperRule::default() };
+    let paper = assemble_paper(&[&course], &rule, &HashSet::new(), &mut seeded(3)).unwrap();
+    let counts = difficulty_counts(&paper, &course);
+    assert_eq!(paper.questions.len(), 5);
+    assert_eq!(counts[2], 2, "both hard questions drawn");
+    assert_eq!(counts[0] + counts[1], 3);
+}
+
+#[test]
+fn difficulty_mix_yields_to_same_day_exclusion() {
+    // Both hard questions were on the morning paper; the afternoon paper avoids them
+    // while fresh questions remain, even though the mix asks for one hard question.
+    let course = course_with_difficulties();
+    let mix = DifficultyMix { easy: 2, medium: 2, hard: 1 };
+    let rule = PaperRule { questions_per_course: 5, difficulty_mix: Some(mix), ..PaperRule::default() };
+    let seen: HashSet<String> = ["X-1-11", "X-1-12"].iter().map(|id| id.to_string()).collect();
+    let paper = assemble_paper(&[&course], &rule, &seen, &mut seeded(9)).unwrap();
+    assert!(paper.questions.iter().all(|question| !seen.contains(&question.question_id)));
+    assert_eq!(paper.questions.len(), 5);
+}
+
+#[test]
+fn difficulty_mix_total_must_match() {
+    let course = course_with_difficulties();
+    let mix = DifficultyMix { easy: 1, medium: 1, hard: 1 };
+    let rule = PaperRule { questions_per_course: 5, difficulty_mix: Some(mix), ..PaperRule::default() };
+    let error = assemble_paper(&[&course], &rule, &HashSet::new(), &mut seeded(1)).unwrap_err();
+    assert_eq!(error, ExamError::DifficultyMixTotal { total: 3, questions_per_course: 5 });
+}
+
+#[test]
+fn paper_records_rule_and_versions() {
+    let mut course = course("X", "X-1", 3);
+    course.questions[0].version = 4;
+    let rule = PaperRule { pass_mark: 80, multiple_choice: MultipleScoring::Partial, ..PaperRule::default() };
+    let paper = assemble_paper(&[&course], &rule, &HashSet::new(), &mut seeded(2)).unwrap();
+    assert_eq!(paper.pass_mark, 80);
+    assert_eq!(paper.multiple_choice, MultipleScoring::Partial);
+    assert_eq!(paper.grading_rule().pass_mark, 80);
+    let first = paper.questions.iter().find(|question| question.question_id == "X-1-1").unwrap();
+    assert_eq!(first.question_version, 4);
+    assert_eq!(first.version_id(), "X-1-1@4");
+}

@@ -208,6 +208,7 @@ fn per_course_counts() {
 fn weighted_paper(first: u32, second: u32) -> (Paper, HashMap<String, Answer>) {
     let question = |id: &str, points_hundredths| PaperQuestion {
         question_id: id.into(),
+        question_version: 1,
         course_code: "X-1".into(),
         course_version: 1,
         kind: QuestionKind::TrueFalse,
@@ -219,6 +220,8 @@ fn weighted_paper(first: u32, second: u32) -> (Paper, HashMap<String, Answer>) {
     let paper = Paper {
         item_code: "X".into(),
         time_limit_minutes: 60,
+        pass_mark: 70,
+        multiple_choice: MultipleScoring::AllOrNothing,
         courses: vec![PaperCourse { code: "X-1".into(), version: 1 }],
         questions: vec![question("q1", first), question("q2", second)],
     };

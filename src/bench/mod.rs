@@ -1,0 +1,33 @@
+//! `certflow bench`: in-memory benchmarks of the platform's hot paths, each printed
+//! beside a baseline measured in the same run, so a figure can be read against what
+//! the machine does without the rule under test.
+
+mod exam;
+mod measure;
+
+use std::process::ExitCode;
+
+pub use exam::{ExamBenchOptions, run_exam};
+
+/// Describes the build and the machine, for the header of a report.
+pub fn environment() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| text.lines().find(|line| line.starts_with("model name")).and_then(|line| line.split_once(':')).map(|(_, model)| model.trim().to_string()))
+        .unwrap_or_else(|| "unknown".to_string());
+    let memory_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| text.lines().find(|line| line.starts_with("MemTotal")).and_then(|line| line.split_whitespace().nth(1)).and_then(|kib| kib.parse::<u64>().ok()));
+    serde_json::json!({
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "cpus": std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1),
+        "cpu_model": cpu,
+        "memory_gib": memory_kib.map(|kib| (kib as f64 / 1_048_576.0 * 10.0).round() / 10.0),
+    })
+}
+
+/// Runs `certflow bench exam`.
+pub fn exam(options: ExamBenchOptions) -> anyhow::Result<ExitCode> {
+    run_exam(options)?;
+    Ok(ExitCode::SUCCESS)
+}
