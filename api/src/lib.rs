@@ -23,6 +23,7 @@ pub mod reviews;
 pub mod roster;
 pub mod sessions;
 pub mod study;
+pub mod sync_ops;
 pub mod units;
 pub mod workflow;
 
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reviews::router())
         .merge(credits::router())
         .merge(ops::router())
+        .merge(sync_ops::router())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
         .layer(middleware::from_fn(log_request))

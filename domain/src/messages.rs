@@ -58,6 +58,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("exam.yaml", include_str!("../../definitions/messages/exam.yaml")),
     ("api.yaml", include_str!("../../definitions/messages/api.yaml")),
     ("engine.yaml", include_str!("../../definitions/messages/engine.yaml")),
+    ("sync.yaml", include_str!("../../definitions/messages/sync.yaml")),
     ("cli.yaml", include_str!("../../definitions/messages/cli.yaml")),
 ];
 

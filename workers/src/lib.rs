@@ -17,3 +17,4 @@ pub mod records;
 pub mod runtime;
 pub mod services;
 mod sync_action;
+pub mod sync_order;

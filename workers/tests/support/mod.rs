@@ -50,7 +50,10 @@ pub async fn harness(db: Db) -> Harness {
     }
 
     // The provincial simulator on an ephemeral loopback port.
-    let sim = SimState::open(&dir.path.join("sim"), SimOptions::new(b"test-secret".to_vec())).await.unwrap();
+    // The simulator's outages follow the engine's simulated clock.
+    let mut sim_options = SimOptions::new(b"test-secret".to_vec());
+    sim_options.clock = Arc::new(clock.clone());
+    let sim = SimState::open(&dir.path.join("sim"), sim_options).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(serve_on(listener, sim.clone(), std::future::pending()));
