@@ -7,6 +7,7 @@
 //! from the system, so tests and the demo can run on a simulated clock.
 
 pub mod auth;
+pub mod certificates;
 pub mod credits;
 pub mod db;
 pub mod enrollments;
@@ -26,6 +27,7 @@ pub mod study;
 pub mod sync_ops;
 pub mod units;
 pub mod workflow;
+pub mod xapi;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +92,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(auth::router())
         .merge(operator::router())
+        .merge(certificates::router())
         .merge(units::router())
         .merge(institutions::router())
         .merge(enrollments::router())

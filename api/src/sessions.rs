@@ -24,6 +24,7 @@ use crate::extract::Json;
 use crate::institutions::Signed;
 use crate::study::courses_for;
 use crate::workflow::state_label;
+use crate::xapi;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -32,7 +33,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum FaceCheck {
+pub(crate) enum FaceCheck {
     Passed,
     Failed,
     Missing,
@@ -48,22 +49,33 @@ impl FaceCheck {
     }
 }
 
+/// certflow's JSON session report; an xAPI statement is mapped onto it by [`crate::xapi`].
 #[derive(Deserialize)]
-struct SessionReport {
-    statement_id: String,
-    enrollment_id: String,
-    course_code: String,
-    started_at: String,
-    ended_at: String,
-    face_check: FaceCheck,
+pub(crate) struct SessionReport {
+    pub(crate) statement_id: String,
+    pub(crate) enrollment_id: String,
+    pub(crate) course_code: String,
+    pub(crate) started_at: String,
+    pub(crate) ended_at: String,
+    pub(crate) face_check: FaceCheck,
     #[serde(default)]
-    evidence: serde_json::Map<String, Value>,
+    pub(crate) evidence: serde_json::Map<String, Value>,
 }
 
+/// Longest plausible single session. A longer one is a clock or unit error at the
+/// institution (minutes sent as seconds, a session never closed).
+const MAX_SESSION_MINUTES: i64 = 12 * 60;
+
 /// `POST /api/institution/sessions` (institution, signed request): records a study
-/// session. 202 for a new report, 200 `{duplicate: true}` for a repeated statement id.
+/// session, sent as certflow's JSON or as one xAPI statement. 202 for a new report, 200
+/// `{duplicate: true}` for a repeated statement id.
 async fn report(State(state): State<AppState>, signed: Signed) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let report: SessionReport = signed.json()?;
+    let body: Value = signed.json()?;
+    let report: SessionReport = if xapi::is_statement(&body) {
+        xapi::to_report(&body)?
+    } else {
+        serde_json::from_value(body).map_err(|error| ApiError::invalid("request.invalid_json").arg("detail", error))?
+    };
     let institution = &signed.institution;
     let statement_id = report.statement_id.trim();
     if statement_id.is_empty() || statement_id.len() > 200 {
@@ -95,6 +107,10 @@ async fn report(State(state): State<AppState>, signed: Signed) -> Result<(Status
     let ended_at = parse_instant(&report.ended_at, "ended_at")?;
     if ended_at <= started_at {
         return Err(ApiError::invalid("session.end_before_start").field("ended_at"));
+    }
+    let minutes = (ended_at - started_at).num_minutes();
+    if minutes > MAX_SESSION_MINUTES {
+        return Err(ApiError::invalid("session.duration_implausible").field("ended_at").arg("minutes", minutes).arg("max_minutes", MAX_SESSION_MINUTES));
     }
     if ended_at > state.now() {
         return Err(ApiError::invalid("session.in_future").field("ended_at").arg("ended_at", &report.ended_at));

@@ -84,3 +84,38 @@ both_backends!(dead_letter_skip_marks_record_skipped, |db: Db| async move {
     let outbox: String = sqlx::query_scalar("SELECT status FROM wf_outbox WHERE id = $1").bind(&outbox_id).fetch_one(&t.db.pool).await.unwrap();
     assert_eq!(outbox, "done");
 });
+
+both_backends!(operator_sees_cached_certificates, |db: Db| async move {
+    let t = app(db, march_5_10am_beijing()).await;
+    let login = t.login("13800138000").await;
+    let token = login["token"].as_str().unwrap().to_string();
+    let operator_id = login["operator_id"].as_str().unwrap().to_string();
+    for (number, item, issued, expires) in [("TZ-N1-01", "N1", "2022-04-19", "2026-04-19"), ("TZ-OLD-01", "N1", "2018-01-10", "2022-01-10")] {
+        sqlx::query("INSERT INTO operator_certificates (operator_id, certificate_no, item_code, issued_on, expires_on, fetched_at) VALUES ($1, $2, $3, $4, $5, 0)")
+            .bind(&operator_id)
+            .bind(number)
+            .bind(item)
+            .bind(issued)
+            .bind(expires)
+            .execute(&t.db.pool)
+            .await
+            .unwrap();
+    }
+
+    let reply = t.get("/api/operator/certificates", Some(&token)).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let certificates = reply.body["certificates"].as_array().unwrap();
+    assert_eq!(certificates.len(), 2);
+    assert_eq!(certificates[0]["certificate_no"], "TZ-N1-01");
+    assert_eq!(certificates[0]["item_name"], "叉车司机");
+    assert_eq!(certificates[0]["review_apply_by"], "2026-03-19");
+    assert_eq!(certificates[0]["expired"], false);
+    assert_eq!(certificates[1]["expired"], true);
+    let items = reply.body["enrollable_items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["item_code"], "N1");
+    assert_eq!(reply.body["pulled_at"], serde_json::Value::Null);
+
+    let staff = t.admin_token().await;
+    assert_eq!(t.get("/api/operator/certificates", Some(&staff)).await.status, 403);
+});

@@ -59,6 +59,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("api.yaml", include_str!("../../definitions/messages/api.yaml")),
     ("engine.yaml", include_str!("../../definitions/messages/engine.yaml")),
     ("sync.yaml", include_str!("../../definitions/messages/sync.yaml")),
+    ("xapi.yaml", include_str!("../../definitions/messages/xapi.yaml")),
     ("cli.yaml", include_str!("../../definitions/messages/cli.yaml")),
 ];
 

@@ -3,6 +3,7 @@
 //! credit card.
 
 pub mod actions;
+pub mod certificates;
 pub mod courseware_store;
 pub mod cron;
 pub mod dispatcher;
@@ -13,7 +14,9 @@ mod poll;
 mod notify_action;
 pub mod provincial;
 pub mod queues;
+pub mod reconciliation;
 pub mod records;
+pub mod reminders;
 pub mod runtime;
 pub mod services;
 mod sync_action;

@@ -98,7 +98,9 @@ async fn resolve(pool: &sqlx::AnyPool, recipients: &[String], subject: &Value, o
                 }
             }
             "unit_admin" => {
-                if let Some(unit_id) = operator.and_then(|o| o.unit_id.as_deref()) {
+                // The operator's unit, or the unit a unit-level instance is for.
+                let unit_id = operator.and_then(|o| o.unit_id.as_deref()).or_else(|| subject.get("unit").and_then(Value::as_str));
+                if let Some(unit_id) = unit_id {
                     for (mobile, email) in records::unit_admins(pool, unit_id).await? {
                         addresses.push(Address { mobile, email });
                     }
@@ -117,9 +119,9 @@ async fn template_data(services: &Services, entry: &OutboxEntry, operator: Optio
     let subject = snapshot.get("subject").cloned().unwrap_or(Value::Null);
     let context = snapshot.get("context").cloned().unwrap_or(Value::Null);
     let payload = snapshot.get("payload").cloned().unwrap_or(Value::Null);
-    let item_code = subject.get("item").and_then(Value::as_str).unwrap_or_default();
+    let item_code = subject.get("item").or_else(|| payload.get("item_code")).and_then(Value::as_str).unwrap_or_default();
     let item_name = services.catalogue.item(item_code).map(|item| item.name.clone()).unwrap_or_else(|| item_code.to_string());
-    let year = subject.get("year").and_then(Value::as_str).unwrap_or_default().to_string();
+    let year = subject.get("year").or_else(|| context.get("year")).and_then(Value::as_str).unwrap_or_default().to_string();
 
     let mut data = json!({
         "name": operator.and_then(|o| o.name.clone()).unwrap_or_default(),
@@ -134,6 +136,18 @@ async fn template_data(services: &Services, entry: &OutboxEntry, operator: Optio
         "score": "",
         "card_no": "",
     });
+
+    // Fields a scheduled event or a unit-level instance carries: the event payload
+    // first, then the instance context.
+    for field in ["certificate_no", "expires_on", "apply_by", "behind_count", "behind_list"] {
+        if let Some(value) = payload.get(field).or_else(|| context.get(field)) {
+            data[field] = value.clone();
+        }
+    }
+    if let Some(unit_id) = subject.get("unit").and_then(Value::as_str) {
+        let unit_name: Option<String> = sqlx::query_scalar("SELECT name FROM units WHERE id = $1").bind(unit_id).fetch_optional(pool).await?;
+        data["unit_name"] = json!(unit_name.unwrap_or_default());
+    }
 
     if let Some(attempt_id) = payload.get("attempt_id").and_then(Value::as_str) {
         let score: Option<f64> = sqlx::query_scalar("SELECT score FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_optional(pool).await?.flatten();

@@ -129,9 +129,8 @@ pub async fn wake_successors(engine: &Engine, key: &str, instance_id: &str, oper
         waiting.extend(backlog.iter().map(|row| (row.get(0), row.get(1))));
     }
 
-    for (id, attempts) in waiting {
-        // A stale attempt number means the entry moved on meanwhile; nothing to wake.
-        if engine.defer_action(&id, attempts + 1, now_ms, "an earlier provincial record was delivered").await? {
+    for (id, _) in waiting {
+        if wake(engine, &id, now_ms).await? {
             tracing::debug!(outbox = %id, after = %key, "provincial record woken");
         }
     }
@@ -153,10 +152,24 @@ pub async fn wake_held(engine: &Engine, operator_ref: &str) -> Result<usize, Eng
     let mut woken = 0;
     for row in rows {
         let id: String = row.get(0);
-        let attempts: i64 = row.get(1);
-        if engine.defer_action(&id, attempts + 1, now_ms, "the record that held this one was resolved").await? {
+        if wake(engine, &id, now_ms).await? {
             woken += 1;
         }
     }
     Ok(woken)
+}
+
+/// Moves the next attempt of pending entry `id` forward to `now_ms` if it lies later.
+/// Returns false when it was due already.
+///
+/// NOTE: this updates the engine's outbox table directly. `Engine::defer_action` would
+/// also mark the attempt as not handed out, so an attempt a dispatcher claimed a moment
+/// earlier could be handed out twice; this update leaves the hand-out state alone.
+async fn wake(engine: &Engine, id: &str, now_ms: i64) -> Result<bool, EngineError> {
+    let updated = sqlx::query("UPDATE wf_outbox SET due_at = $1 WHERE id = $2 AND status = 'pending' AND due_at > $1")
+        .bind(now_ms)
+        .bind(id)
+        .execute(&engine.db.pool)
+        .await?;
+    Ok(updated.rows_affected() == 1)
 }

@@ -32,6 +32,8 @@ pub struct Harness {
     pub sim: SimState,
     pub dir: TempDir,
     pub handle: runtime::WorkerHandle,
+    /// The services the workers use, for tests that call scheduled jobs directly.
+    pub services: Arc<Services>,
 }
 
 pub async fn harness(db: Db) -> Harness {
@@ -72,8 +74,9 @@ pub async fn harness(db: Db) -> Harness {
         data_dir: dir.path.clone(),
     };
     let queues = JobQueues::connect(&db.url).await.unwrap();
-    let handle = runtime::start(Arc::new(services), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
-    Harness { engine, clock, sim, dir, handle }
+    let services = Arc::new(services);
+    let handle = runtime::start(services.clone(), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
+    Harness { engine, clock, sim, dir, handle, services }
 }
 
 /// Waits until `done` holds, polling every 100 ms for at most 60 s of real time.
@@ -115,4 +118,24 @@ pub async fn wait_advancing(h: &Harness, what: &str, mut done: impl AsyncFnMut()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Returns every email the file outbox holds as its headers followed by the decoded
+/// body (base64 or quoted-printable), so tests can search the text.
+pub fn mail_texts(dir: &TempDir) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.path.join("mail")) else { return Vec::new() };
+    entries.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok()).map(|raw| decode_mail(&raw)).collect()
+}
+
+fn decode_mail(raw: &str) -> String {
+    use base64::Engine;
+    let raw = raw.replace("\r\n", "\n");
+    let Some((head, body)) = raw.split_once("\n\n") else { return raw };
+    let encoding = head.lines().find_map(|line| line.strip_prefix("Content-Transfer-Encoding:")).map(|value| value.trim().to_ascii_lowercase());
+    let decoded = match encoding.as_deref() {
+        Some("base64") => base64::engine::general_purpose::STANDARD.decode(body.split_whitespace().collect::<String>()).unwrap_or_default(),
+        Some("quoted-printable") => quoted_printable::decode(body.as_bytes(), quoted_printable::ParseMode::Robust).unwrap_or_default(),
+        _ => body.as_bytes().to_vec(),
+    };
+    format!("{head}\n\n{}", String::from_utf8_lossy(&decoded))
 }
