@@ -21,7 +21,17 @@ pub fn router() -> Router<AppState> {
 
 /// `GET /api/operator/certificates` (operator): cached certificates, newest expiry first,
 /// the last pull's time and status, and the enrollable items they cover.
-async fn certificates(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/operator/certificates",
+    tag = "operator",
+    responses(
+        (status = 200, description = "Cached certificates with review dates, the last pull, and enrollable items", body = serde_json::Value),
+        (status = 403, description = "Caller is not an operator", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn certificates(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let operator_id = caller.operator_id()?;
     let pool = &state.engine.db.pool;
     let today = state.today();

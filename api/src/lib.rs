@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod institutions;
 pub mod mask;
 pub mod operator;
+pub mod openapi;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(credits::router())
         .merge(ops::router())
         .merge(sync_ops::router())
+        .merge(openapi::router())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
         .layer(middleware::from_fn(log_request))

@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/institution/sessions", post(report))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum FaceCheck {
     Passed,
@@ -50,7 +50,7 @@ impl FaceCheck {
 }
 
 /// certflow's JSON session report; an xAPI statement is mapped onto it by [`crate::xapi`].
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct SessionReport {
     pub(crate) statement_id: String,
     pub(crate) enrollment_id: String,
@@ -59,6 +59,7 @@ pub(crate) struct SessionReport {
     pub(crate) ended_at: String,
     pub(crate) face_check: FaceCheck,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub(crate) evidence: serde_json::Map<String, Value>,
 }
 
@@ -69,7 +70,22 @@ const MAX_SESSION_MINUTES: i64 = 12 * 60;
 /// `POST /api/institution/sessions` (institution, signed request): records a study
 /// session, sent as certflow's JSON or as one xAPI statement. 202 for a new report, 200
 /// `{duplicate: true}` for a repeated statement id.
-async fn report(State(state): State<AppState>, signed: Signed) -> Result<(StatusCode, Json<Value>), ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/institution/sessions",
+    tag = "institution",
+    request_body(content = SessionReport, description = "certflow's JSON report, or one xAPI statement (docs/institutions.md) deduplicated by its id"),
+    responses(
+        (status = 202, description = "New report stored and queued for screening", body = crate::openapi::SessionAck),
+        (status = 200, description = "Statement id reported before; acknowledged as a duplicate", body = crate::openapi::SessionAck),
+        (status = 400, description = "A field is invalid: time in the future, outside the year, implausible duration, unknown course, xAPI field missing", body = crate::openapi::ErrorResponse),
+        (status = 401, description = "Signature, key id or timestamp invalid", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "The enrollment was not handed off to this institution", body = crate::openapi::ErrorResponse),
+        (status = 409, description = "Statement id used by another institution, or the year is closed", body = crate::openapi::ErrorResponse),
+    ),
+    security(("institution_signature" = []))
+)]
+pub(crate) async fn report(State(state): State<AppState>, signed: Signed) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body: Value = signed.json()?;
     let report: SessionReport = if xapi::is_statement(&body) {
         xapi::to_report(&body)?
