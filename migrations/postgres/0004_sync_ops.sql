@@ -52,3 +52,10 @@ ALTER TABLE deliveries ADD COLUMN recipient_key TEXT;   -- hex SHA-256 of channe
 ALTER TABLE deliveries ADD COLUMN dedupe_key TEXT;      -- instance, event, template, channel, recipient
 CREATE INDEX deliveries_recipient ON deliveries (recipient_key, created_at);
 CREATE INDEX deliveries_dedupe ON deliveries (dedupe_key);
+
+-- Per-recipient rate limit slots: one row per (recipient, hour, slot number). A sender
+-- takes a slot by inserting its row, so two workers never take the same slot.
+CREATE TABLE delivery_slots (
+    slot_key TEXT PRIMARY KEY,            -- recipient_key:hour:n
+    taken_at BIGINT NOT NULL
+);

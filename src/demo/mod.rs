@@ -13,6 +13,7 @@ mod answers;
 mod client;
 mod data;
 mod people;
+mod sms_stub;
 mod summary;
 mod world;
 

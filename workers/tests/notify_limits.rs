@@ -1,0 +1,55 @@
+//! Per-recipient limits of notifications on each backend: a sixth non-urgent SMS to one
+//! mobile within an hour waits until the hour has room, and every delivery is logged
+//! with its status and the provider's message id.
+
+mod support;
+
+use chrono::Duration;
+use support::{harness, sms_lines, wait_for};
+use workflows::both_backends;
+use workflows::db::Db;
+use workflows::runtime::EventIn;
+
+both_backends!(sms_rate_limit_holds_excess, |db: Db| async move {
+    let h = harness(db.clone()).await;
+    sqlx::query("INSERT INTO units (id, uscc, name, status, created_at) VALUES ('u1', '91430102051321883T', '湖南姚和电梯工程有限公司', 'active', 0)").execute(&db.pool).await.unwrap();
+    sqlx::query("INSERT INTO operators (id, mobile, name, id_number, unit_id, status, created_at, updated_at) VALUES ('op1', '13800138000', '陈超', '430302198302277431', 'u1', 'complete', 0, 0)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let subject = [("operator", "op1".to_string()), ("year", "2026".to_string()), ("item", "N1".to_string())];
+    let instance = h.engine.start("annual_ce", &subject, Default::default()).await.unwrap();
+    h.engine.send(&instance.id, EventIn::new("handoff-1", "handed_off")).await.unwrap();
+    wait_for("the enrollment SMS", async || sms_lines(&h.dir).len() == 1).await;
+
+    // Six more reminders within the hour: four fit the limit of five, two wait. The
+    // clock stands at 10:00 Beijing time, so the hour has just begun.
+    for n in 0..6 {
+        h.engine.send(&instance.id, EventIn::new(format!("reminder-{n}"), "year_end_reminder")).await.unwrap();
+    }
+    wait_for("two reminders held", async || {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM wf_outbox WHERE kind = 'notify' AND status = 'pending' AND last_error LIKE 'deferred: rate limit%'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            == 2
+    })
+    .await;
+    assert_eq!(sms_lines(&h.dir).len(), 5, "five SMS in the first hour");
+
+    // In the next hour the held ones go out.
+    h.clock.advance(Duration::minutes(60));
+    wait_for("the held reminders sent", async || sms_lines(&h.dir).len() == 7).await;
+    wait_for("seven SMS deliveries logged", async || {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM deliveries WHERE channel = 'sms'").fetch_one(&db.pool).await.unwrap() == 7
+    })
+    .await;
+
+    let logged: Vec<(String, String, Option<String>)> = sqlx::query_as("SELECT channel, status, provider_message_id FROM deliveries WHERE channel = 'sms' ORDER BY created_at")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 7);
+    assert!(logged.iter().all(|(_, status, id)| status == "sent" && id.as_deref().is_some_and(|id| !id.is_empty())), "{logged:?}");
+    h.handle.stop().await;
+});
