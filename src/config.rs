@@ -6,7 +6,7 @@
 //! | `DATABASE_URL` | `sqlite://./data/certflow.db` | `sqlite:` or `postgres:` URL |
 //! | `CERTFLOW_DATA_DIR` | `./data` | outboxes and local files |
 //! | `CERTFLOW_DEFINITIONS` | `./definitions`, else the compiled-in copy | definitions folder |
-//! | `CERTFLOW_SMTP_HOST`, `_PORT`, `_TLS`, `_USERNAME`, `_PASSWORD`, `_FROM` | unset | SMTP server |
+//! | `CERTFLOW_SMTP_HOST`, `_PORT`, `_TLS`, `_USERNAME`, `_PASSWORD`, `_FROM`, `_CA_FILE` | unset | SMTP server |
 //! | `CERTFLOW_SMS_GATEWAY_URL`, `CERTFLOW_SMS_GATEWAY_TOKEN` | unset | HTTP SMS gateway |
 //! | `CERTFLOW_SMS_API_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE`, `_SIGN_NAME`, `CERTFLOW_SMS_TEMPLATE_CODES` | unset | signed SMS template API (takes precedence over the gateway) |
 //! | `CERTFLOW_PROVINCIAL_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE` | unset | provincial platform |
@@ -61,6 +61,7 @@ impl Config {
                 };
                 smtp.username = var("CERTFLOW_SMTP_USERNAME");
                 smtp.password = var("CERTFLOW_SMTP_PASSWORD");
+                smtp.root_certificate = var("CERTFLOW_SMTP_CA_FILE").map(PathBuf::from);
                 Some(smtp)
             }
             None => None,

@@ -208,7 +208,7 @@ async fn deliver(services: &Services, channel: &str, template: &str, to: &str, d
             services.sms.send(&message).await
         }
         Channel::Email => {
-            let message = EmailMessage { to: to.to_string(), subject: rendered.subject.unwrap_or_default(), body: rendered.body, idempotency_key: key.to_string() };
+            let message = EmailMessage { to: to.to_string(), subject: rendered.subject.unwrap_or_default(), body: rendered.body, attachments: Vec::new(), idempotency_key: key.to_string() };
             services.email.send(&message).await
         }
     };

@@ -17,7 +17,7 @@ pub use email::{
     DEFAULT_SMTP_TIMEOUT, EmailConfigError, EmailOutbox, EmailSender, SmtpConfig, Tls,
 };
 pub use message::{
-    Channel, DeliveryError, DeliveryErrorKind, DeliveryReceipt, EmailMessage, SmsMessage,
+    Channel, DeliveryError, DeliveryErrorKind, DeliveryReceipt, EmailAttachment, EmailMessage, SmsMessage,
 };
 pub use mobile::{InvalidMobile, mask_mobile, normalize_mobile};
 pub use sms::{
