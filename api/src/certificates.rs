@@ -1,7 +1,7 @@
-//! The certificates (作业人员证) an operator holds, as pulled from the provincial
-//! platform and cached by the workers: shown to the operator with the date by which
-//! review (复审) must be applied for, and the items they cover that are open for
-//! enrollment, which the enrollment form offers first.
+//! The certificates (作业人员证) an operator holds, as the workers pulled them from the
+//! provincial platform. The operator sees each with the date by which review (复审) must
+//! be applied for, and the items they cover that are open for enrollment, which the
+//! enrollment form offers first.
 
 use axum::extract::State;
 use axum::routing::get;

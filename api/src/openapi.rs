@@ -3,7 +3,7 @@
 //!
 //! It covers every route a training institution or the regulator calls (hand-off
 //! verification, session reports, card verification) and the staff routes of the
-//! provincial sync; the other routes are added as their handlers gain annotations.
+//! provincial sync. The other routes join it as their handlers gain annotations.
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,7 +18,7 @@ use crate::AppState;
 pub struct ErrorResponse {
     /// Stable machine code, such as `session.in_future`.
     pub code: String,
-    /// Message in the request's locale (zh-CN unless `Accept-Language` asks for English).
+    /// Message in the request's locale (zh-CN unless `Accept-Language` requests English).
     pub message: String,
     /// The request field the error is about, when there is one.
     pub field: Option<String>,

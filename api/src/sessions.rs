@@ -63,8 +63,8 @@ pub(crate) struct SessionReport {
     pub(crate) evidence: serde_json::Map<String, Value>,
 }
 
-/// Longest plausible single session. A longer one is a clock or unit error at the
-/// institution (minutes sent as seconds, a session never closed).
+/// Maximum plausible length of one session, in minutes. A longer one is a clock or unit
+/// error at the institution (minutes sent as seconds, a session never closed).
 const MAX_SESSION_MINUTES: i64 = 12 * 60;
 
 /// `POST /api/institution/sessions` (institution, signed request): records a study

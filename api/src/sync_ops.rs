@@ -2,8 +2,8 @@
 //! that wait for staff, with replay and skip.
 //!
 //! Replay and skip resolve the record's incident through the engine, the same as the
-//! generic incident routes; skip also hands the record's sequence number to the
-//! operator's next record so the receiver sees no gap.
+//! generic incident routes. Skip also hands the record's sequence number to the
+//! operator's next record, so the receiver gets no gap.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};

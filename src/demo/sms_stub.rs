@@ -1,7 +1,7 @@
-//! A stand-in for a commercial SMS provider on a loopback port: it speaks the signed
-//! template API of `workers::notify::SignedTemplateApi`, checks each request's signature,
-//! and keeps what it received, so the demo sends its SMS through the real adapter and
-//! reads login codes from here.
+//! A stand-in for a commercial SMS provider on a loopback port. It implements the signed
+//! template API of `workers::notify::SignedTemplateApi`, checks each request's signature
+//! and keeps what it received. The demo sends its SMS through the real adapter and reads
+//! login codes from here.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -97,7 +97,7 @@ async fn upsert_pull(tx: &mut sqlx::Transaction<'static, sqlx::Any>, operator_id
     Ok(())
 }
 
-/// The `pull_certificates` job of the registration pipeline.
+/// Runs the `pull_certificates` job of the registration pipeline.
 pub async fn pull_job(services: &Services, entry: &OutboxEntry) -> Result<Value, ActionError> {
     if services.provincial.is_none() {
         // The nightly refresh pulls once an endpoint is configured.

@@ -1,11 +1,11 @@
 //! The `notify` action: renders a template for each recipient and channel and sends it.
 //!
 //! Each (entry, channel, recipient) is one delivery with its own idempotency key, logged
-//! in `deliveries` with the provider's message id; a retried entry skips deliveries that
-//! already went out, and so does a second notification with the same template for the
-//! same event of the same instance. Non-urgent SMS is held through quiet hours
-//! (21:00–08:00 Beijing time) and sent at 08:00, and a non-urgent message to an address
-//! over its hourly limit waits for room. A delivery that fails fails the entry, whose
+//! in `deliveries` with the provider's message id. A retried entry skips deliveries that
+//! already went out. A second notification with the same template for the same event of
+//! the same instance is skipped too. Non-urgent SMS is held through quiet hours
+//! (21:00–08:00 Beijing time) and sent at 08:00. A non-urgent message to an address over
+//! its hourly limit waits for the next hour. A delivery that fails fails the entry, whose
 //! retry policy ends in an incident.
 
 use chrono::{DateTime, Duration, Timelike, Utc};

@@ -12,7 +12,7 @@ use workflows::runtime::instance::subject_key;
 
 use crate::services::Services;
 
-/// Days before expiry when the review reminder goes out. TSG Z6001-2019 asks for the
+/// Days before expiry when the review reminder goes out. TSG Z6001-2019 requires the
 /// review application at least 1 month before a certificate expires, so a reminder 60
 /// days before leaves about a month to apply.
 pub const REVIEW_NOTICE_DAYS: i64 = 60;

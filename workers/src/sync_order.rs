@@ -2,15 +2,15 @@
 //!
 //! The receiver accepts an operator's records only in sequence order, so a record whose
 //! predecessor is not delivered waits here instead of being refused there. A predecessor
-//! that failed for good (an open incident) holds the operator's later records until staff
-//! replay, skip or cancel it; a skipped or cancelled predecessor gives its sequence number
-//! up, and the later records move down by one, so the receiver sees no gap. Records of
-//! other operators never wait on each other.
+//! that failed for good (an open incident) holds back the operator's later records until
+//! staff replay, skip or cancel it. A skipped or cancelled predecessor gives its sequence
+//! number up and the later records move down by one, so the receiver gets no gap. Records
+//! of other operators never wait on each other.
 
 use sqlx::Row;
 use workflows::runtime::{Engine, EngineError};
 
-/// What stands before a record of one operator.
+/// The earliest undelivered earlier record of one operator, by what it waits for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Predecessor {
     /// Every earlier record is delivered or was given up: send now.
@@ -80,8 +80,8 @@ pub async fn release_sequence(engine: &Engine, operator_ref: &str, key: &str, se
 }
 
 /// How many waiting records one delivery after failures releases from their backoff.
-/// Each of their deliveries releases as many again, so a recovered receiver sees the
-/// backlog grow geometrically from a few requests instead of all at once.
+/// Each of their deliveries releases as many again, so the load on a recovered receiver
+/// grows geometrically from a few requests instead of arriving all at once.
 pub const RECOVERY_RELEASE: i64 = 8;
 
 /// Makes the records that wait on the delivered record `key` due now: the operator's
@@ -163,8 +163,8 @@ pub async fn wake_held(engine: &Engine, operator_ref: &str) -> Result<usize, Eng
 /// Returns false when it was due already.
 ///
 /// NOTE: this updates the engine's outbox table directly. `Engine::defer_action` would
-/// also mark the attempt as not handed out, so an attempt a dispatcher claimed a moment
-/// earlier could be handed out twice; this update leaves the hand-out state alone.
+/// also mark the attempt as not handed out, so an attempt that a dispatcher claimed a
+/// moment earlier could be handed out twice. This update leaves the hand-out state alone.
 async fn wake(engine: &Engine, id: &str, now_ms: i64) -> Result<bool, EngineError> {
     let updated = sqlx::query("UPDATE wf_outbox SET due_at = $1 WHERE id = $2 AND status = 'pending' AND due_at > $1")
         .bind(now_ms)

@@ -5,18 +5,14 @@
 mod support;
 
 use chrono::Duration;
-use support::{harness, sms_lines, wait_for};
+use support::{harness, insert_unit_and_operator, sms_lines, wait_for};
 use workflows::both_backends;
 use workflows::db::Db;
 use workflows::runtime::EventIn;
 
 both_backends!(sms_rate_limit_holds_excess, |db: Db| async move {
     let h = harness(db.clone()).await;
-    sqlx::query("INSERT INTO units (id, uscc, name, status, created_at) VALUES ('u1', '91430102051321883T', '湖南姚和电梯工程有限公司', 'active', 0)").execute(&db.pool).await.unwrap();
-    sqlx::query("INSERT INTO operators (id, mobile, name, id_number, unit_id, status, created_at, updated_at) VALUES ('op1', '13800138000', '陈超', '430302198302277431', 'u1', 'complete', 0, 0)")
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    insert_unit_and_operator(&db, "op1", "13800138000", Some("430302198302277431"), None).await;
     let subject = [("operator", "op1".to_string()), ("year", "2026".to_string()), ("item", "N1".to_string())];
     let instance = h.engine.start("annual_ce", &subject, Default::default()).await.unwrap();
     h.engine.send(&instance.id, EventIn::new("handoff-1", "handed_off")).await.unwrap();

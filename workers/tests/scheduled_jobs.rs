@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
-use support::{Harness, harness, mail_texts, sms_lines, wait_advancing, wait_for};
+use support::{Harness, harness, insert_unit_and_operator, mail_texts, sms_lines, wait_advancing, wait_for};
 use workers::provincial::sim::synthetic_certificates;
 use workers::{certificates, cron, reconciliation, reminders};
 use workflows::both_backends;
@@ -15,18 +15,13 @@ use workflows::db::Db;
 use workflows::runtime::{Engine, EventIn};
 use workflows::SimClock;
 
-/// An 18-character id number for which the simulator serves two certificates.
+/// Returns an 18-character id number for which the simulator serves two certificates.
 fn id_number_with_two_certificates() -> String {
     (0..1000).map(|n| format!("4303021983022{n:05}")).find(|id| synthetic_certificates(id).len() == 2).expect("some id number has two certificates")
 }
 
 async fn unit_and_operator(db: &Db, id_number: &str) {
-    sqlx::query("INSERT INTO units (id, uscc, name, status, created_at) VALUES ('u1', '91430102051321883T', '湖南姚和电梯工程有限公司', 'active', 0)").execute(&db.pool).await.unwrap();
-    sqlx::query("INSERT INTO operators (id, mobile, name, id_number, email, unit_id, status, created_at, updated_at) VALUES ('op1', '13800138000', '陈超', $1, 'chen@example.cn', 'u1', 'complete', 0, 0)")
-        .bind(id_number)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    insert_unit_and_operator(db, "op1", "13800138000", Some(id_number), Some("chen@example.cn")).await;
 }
 
 /// Moves the registration of op1 to `complete`, which pulls its certificates and sends

@@ -128,6 +128,11 @@ both_backends!(outage_of_two_hours_loses_nothing, |db: Db| async move {
     assert!(first >= recovered_at - Duration::seconds(1), "first delivery {first} after recovery {recovered_at}");
     assert!(last - recovered_at <= Duration::minutes(31), "drained {} after recovery", last - recovered_at);
     assert!(last - first <= Duration::minutes(5), "drain took {} after the first delivery", last - first);
+    eprintln!(
+        "outage of 2 h, {total} records: {failed_during_outage} requests refused during the outage, at most {max_attempts} attempts per record, first delivery {} s and last {} s after recovery",
+        (first - recovered_at).num_seconds(),
+        (last - recovered_at).num_seconds()
+    );
     h.handle.stop().await;
 });
 

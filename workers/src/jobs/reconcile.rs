@@ -32,7 +32,7 @@ pub async fn reconcile_day(services: &Services, entry: &OutboxEntry) -> Result<V
         _ => ActionError::rejected(error.to_string()),
     })?;
 
-    // Step 2: every kind either side knows.
+    // Step 2: compare every kind that either side reports.
     let mut differences = Vec::new();
     let kinds: std::collections::BTreeSet<&String> = ours.keys().chain(theirs.keys()).collect();
     for kind in kinds {

@@ -31,14 +31,14 @@ use super::mobile::mask_mobile;
 /// A way of sending one SMS to a normalized mainland mobile number.
 #[async_trait]
 pub trait SmsProvider: Send + Sync {
-    /// A short name for logs, such as `signed-template-api`.
+    /// Returns a short name for logs, such as `signed-template-api`.
     fn name(&self) -> &str;
 
     /// Sends `message` to `mobile`, which the caller has normalized.
     async fn send(&self, mobile: &str, message: &SmsMessage) -> Result<DeliveryReceipt, DeliveryError>;
 }
 
-/// Longest template parameter value, in characters, that the API accepts.
+/// Default maximum length of one template parameter value, in characters.
 ///
 /// NOTE: providers set their own limit per variable (often a few dozen characters);
 /// confirm it with the provider and set [`SignedApiConfig::max_param_chars`].

@@ -2,7 +2,7 @@
 //! 4xx from the receiver, or retries used up), each with its open incident. Staff read
 //! the record body, the error and the attempts, then replay or skip it. Both go through
 //! the engine's incident resolution, so the generic incident routes and this list
-//! never disagree; this module only adds what ordering needs on top.
+//! never disagree. This module only adds what ordering needs on top.
 
 use serde::Serialize;
 use serde_json::Value;

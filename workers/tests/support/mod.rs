@@ -139,3 +139,19 @@ fn decode_mail(raw: &str) -> String {
     };
     format!("{head}\n\n{}", String::from_utf8_lossy(&decoded))
 }
+
+/// Inserts unit `u1` and an operator of it in state `complete`.
+pub async fn insert_unit_and_operator(db: &workflows::db::Db, operator_id: &str, mobile: &str, id_number: Option<&str>, email: Option<&str>) {
+    sqlx::query("INSERT INTO units (id, uscc, name, status, created_at) VALUES ('u1', '91430102051321883T', '湖南姚和电梯工程有限公司', 'active', 0) ON CONFLICT (id) DO NOTHING")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO operators (id, mobile, name, id_number, email, unit_id, status, created_at, updated_at) VALUES ($1, $2, '陈超', $3, $4, 'u1', 'complete', 0, 0)")
+        .bind(operator_id)
+        .bind(mobile)
+        .bind(id_number)
+        .bind(email)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+}
