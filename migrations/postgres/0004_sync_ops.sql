@@ -39,14 +39,6 @@ CREATE TABLE certificate_pulls (
     error       TEXT
 );
 
--- Reminders sent by scheduled jobs, one per key (kind, person and period), so a
--- repeated run or a second scheduler sends nothing twice.
-CREATE TABLE reminders_sent (
-    reminder_key TEXT PRIMARY KEY,
-    kind         TEXT NOT NULL,           -- credits_short | certificate_review | unit_digest
-    sent_at      BIGINT NOT NULL
-);
-
 -- Per-recipient rate limit and deduplication of notifications.
 ALTER TABLE deliveries ADD COLUMN recipient_key TEXT;   -- hex SHA-256 of channel and address
 ALTER TABLE deliveries ADD COLUMN dedupe_key TEXT;      -- instance, event, template, channel, recipient
