@@ -6,8 +6,9 @@
 //! | `DATABASE_URL` | `sqlite://./data/certflow.db` | `sqlite:` or `postgres:` URL |
 //! | `CERTFLOW_DATA_DIR` | `./data` | outboxes and local files |
 //! | `CERTFLOW_DEFINITIONS` | `./definitions`, else the compiled-in copy | definitions folder |
-//! | `CERTFLOW_SMTP_HOST`, `_PORT`, `_TLS`, `_USERNAME`, `_PASSWORD`, `_FROM` | unset | SMTP server |
+//! | `CERTFLOW_SMTP_HOST`, `_PORT`, `_TLS`, `_USERNAME`, `_PASSWORD`, `_FROM`, `_CA_FILE` | unset | SMTP server |
 //! | `CERTFLOW_SMS_GATEWAY_URL`, `CERTFLOW_SMS_GATEWAY_TOKEN` | unset | HTTP SMS gateway |
+//! | `CERTFLOW_SMS_API_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE`, `_SIGN_NAME`, `CERTFLOW_SMS_TEMPLATE_CODES` | unset | signed SMS template API (takes precedence over the gateway) |
 //! | `CERTFLOW_PROVINCIAL_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE` | unset | provincial platform |
 //!
 //! Secrets come only from the environment or a file path, never from flags.
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use workers::notify::{SmsGatewayConfig, SmtpConfig, Tls};
+use workers::notify::{SignedApiConfig, SmsGatewayConfig, SmtpConfig, Tls};
 use workers::provincial::ProvincialConfig;
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,7 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub mail_from: String,
     pub sms_gateway: Option<SmsGatewayConfig>,
+    pub sms_api: Option<SignedApiConfig>,
     pub provincial: Option<ProvincialConfig>,
 }
 
@@ -59,6 +61,7 @@ impl Config {
                 };
                 smtp.username = var("CERTFLOW_SMTP_USERNAME");
                 smtp.password = var("CERTFLOW_SMTP_PASSWORD");
+                smtp.root_certificate = var("CERTFLOW_SMTP_CA_FILE").map(PathBuf::from);
                 Some(smtp)
             }
             None => None,
@@ -69,6 +72,18 @@ impl Config {
             gateway.token = var("CERTFLOW_SMS_GATEWAY_TOKEN");
             gateway
         });
+
+        let sms_api = match var("CERTFLOW_SMS_API_URL") {
+            Some(url) => {
+                let secret = secret_from_env("CERTFLOW_SMS_API_SECRET", "CERTFLOW_SMS_API_URL")?;
+                let key_id = var("CERTFLOW_SMS_API_KEY_ID").ok_or_else(|| anyhow::anyhow!("CERTFLOW_SMS_API_URL is set but CERTFLOW_SMS_API_KEY_ID is not"))?;
+                let sign_name = var("CERTFLOW_SMS_API_SIGN_NAME").ok_or_else(|| anyhow::anyhow!("CERTFLOW_SMS_API_URL is set but CERTFLOW_SMS_API_SIGN_NAME (the registered sign name) is not"))?;
+                let mut config = SignedApiConfig::new(url, key_id, secret.into_bytes(), sign_name);
+                config.template_codes = SignedApiConfig::parse_template_codes(&var("CERTFLOW_SMS_TEMPLATE_CODES").unwrap_or_default()).map_err(|message| anyhow::anyhow!("CERTFLOW_SMS_TEMPLATE_CODES: {message}"))?;
+                Some(config)
+            }
+            None => None,
+        };
 
         let provincial = match var("CERTFLOW_PROVINCIAL_URL") {
             Some(url) => {
@@ -84,6 +99,17 @@ impl Config {
             None => None,
         };
 
-        Ok(Config { database_url, data_dir, definitions_dir, smtp, mail_from, sms_gateway, provincial })
+        Ok(Config { database_url, data_dir, definitions_dir, smtp, mail_from, sms_gateway, sms_api, provincial })
+    }
+}
+
+/// Reads a secret from `NAME` or from the file named by `NAME_FILE`; `needed_by` names the
+/// setting that requires it, for the error.
+fn secret_from_env(name: &str, needed_by: &str) -> anyhow::Result<String> {
+    let file_var = format!("{name}_FILE");
+    match (var(name), var(&file_var)) {
+        (Some(secret), _) => Ok(secret),
+        (None, Some(path)) => Ok(std::fs::read_to_string(&path).with_context(|| format!("reading {file_var} {path}"))?.trim().to_string()),
+        (None, None) => bail!("{needed_by} is set but neither {name} nor {file_var} is"),
     }
 }

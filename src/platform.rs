@@ -54,7 +54,10 @@ pub async fn build(config: &Config, clock: SharedClock) -> anyhow::Result<Platfo
 
     let outbox_dir = config.data_dir.join("outbox");
     let email = EmailSender::from_config(config.smtp.clone(), outbox_dir.join("mail"), &config.mail_from)?;
-    let sms = SmsSender::from_config(config.sms_gateway.clone(), outbox_dir.join("sms"))?;
+    let sms = match &config.sms_api {
+        Some(api) => SmsSender::Provider(std::sync::Arc::new(workers::notify::SignedTemplateApi::new(api.clone())?)),
+        None => SmsSender::from_config(config.sms_gateway.clone(), outbox_dir.join("sms"))?,
+    };
     let provincial = config.provincial.clone().map(ProvincialClient::new).transpose()?;
     if provincial.is_none() {
         tracing::warn!("no provincial endpoint configured; sync records wait in the outbox until one is set");

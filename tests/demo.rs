@@ -37,6 +37,7 @@ fn check_totals(summary: &Value) {
     assert!(summary["sync_delivered"].as_i64().unwrap() >= 1, "{summary}");
     assert!(summary["emails_sent"].as_i64().unwrap() >= 1, "{summary}");
     assert!(summary["sms_sent"].as_i64().unwrap() >= 12, "at least one login code each: {summary}");
+    assert_eq!(summary["sms_transport"], "signed_api_stub", "SMS went through the provider adapter: {summary}");
     assert_eq!(summary["instances_by_state"]["registration"]["complete"], 12);
     let annual: i64 = summary["instances_by_state"]["annual_ce"].as_object().unwrap().values().map(|n| n.as_i64().unwrap()).sum();
     assert_eq!(annual, 12, "one annual instance per operator");

@@ -92,7 +92,17 @@ async fn my_credits(State(state): State<AppState>, caller: Caller, Query(query):
 
 /// `GET /api/cards/{card_no}/verify` (public): whether a card is valid, with the
 /// holder's name masked.
-async fn verify_card(State(state): State<AppState>, Path(card_no): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/cards/{card_no}/verify",
+    tag = "regulator",
+    params(("card_no" = String, Path, description = "学分卡编号 / credit card number")),
+    responses(
+        (status = 200, description = "The card, whether it is valid, and the holder's masked name", body = serde_json::Value),
+        (status = 404, description = "No card has this number", body = crate::openapi::ErrorResponse),
+    )
+)]
+pub(crate) async fn verify_card(State(state): State<AppState>, Path(card_no): Path<String>) -> Result<Json<Value>, ApiError> {
     let row = sqlx::query(
         "SELECT c.card_no, c.year, c.item_code, c.unit_name, c.credits, c.issued_at, c.revoked_at, o.name
          FROM cards c JOIN operators o ON o.id = c.operator_id WHERE c.card_no = $1",

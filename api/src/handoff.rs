@@ -140,14 +140,29 @@ async fn issue(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-#[derive(Deserialize)]
-struct VerifyRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct VerifyRequest {
+    /// The hand-off token from the operator's redirect.
     token: String,
 }
 
 /// `POST /api/institution/handoff/verify {token}` (institution, signed request): checks
 /// a hand-off token once and returns whom it hands off.
-async fn verify(State(state): State<AppState>, signed: Signed) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/institution/handoff/verify",
+    tag = "institution",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "The operator, enrollment, year, item and courses the token hands off", body = serde_json::Value),
+        (status = 400, description = "Invalid or expired token", body = crate::openapi::ErrorResponse),
+        (status = 401, description = "Signature, key id or timestamp invalid", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "The token belongs to another institution", body = crate::openapi::ErrorResponse),
+        (status = 409, description = "The token was verified before (single use)", body = crate::openapi::ErrorResponse),
+    ),
+    security(("institution_signature" = []))
+)]
+pub(crate) async fn verify(State(state): State<AppState>, signed: Signed) -> Result<Json<Value>, ApiError> {
     let request: VerifyRequest = signed.json()?;
     let institution = &signed.institution;
 

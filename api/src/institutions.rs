@@ -229,8 +229,8 @@ pub async fn create_institution(state: &AppState, name: &str, uscc: &str, items:
     Ok(created)
 }
 
-#[derive(Deserialize)]
-struct CreateInstitutionRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct CreateInstitutionRequest {
     name: String,
     uscc: String,
     items: Vec<String>,
@@ -238,7 +238,19 @@ struct CreateInstitutionRequest {
 
 /// `POST /api/institutions {name, uscc, items}` (association_admin): registers an
 /// institution. 201 with the key id and secret, which are not shown again.
-async fn create_institution_route(
+#[utoipa::path(
+    post,
+    path = "/api/institutions",
+    tag = "institution",
+    request_body = CreateInstitutionRequest,
+    responses(
+        (status = 201, description = "The institution with its key id and secret, shown only this once", body = serde_json::Value),
+        (status = 400, description = "Invalid name, credit code or item", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is not association staff", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create_institution_route(
     State(state): State<AppState>,
     caller: Caller,
     Json(request): Json<CreateInstitutionRequest>,

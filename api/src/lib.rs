@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod bank;
+pub mod certificates;
 pub mod credits;
 pub mod db;
 pub mod definitions;
@@ -20,13 +21,16 @@ pub mod idempotency;
 pub mod institutions;
 pub mod mask;
 pub mod operator;
+pub mod openapi;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
 pub mod sessions;
 pub mod study;
+pub mod sync_ops;
 pub mod units;
 pub mod workflow;
+pub mod xapi;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -98,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(auth::router())
         .merge(operator::router())
+        .merge(certificates::router())
         .merge(units::router())
         .merge(institutions::router())
         .merge(enrollments::router())
@@ -109,6 +114,8 @@ pub fn router(state: AppState) -> Router {
         .merge(credits::router())
         .merge(ops::router())
         .merge(definitions::router())
+        .merge(sync_ops::router())
+        .merge(openapi::router())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
         .layer(middleware::from_fn(log_request))

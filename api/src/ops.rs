@@ -148,12 +148,22 @@ async fn resume_instance(State(state): State<AppState>, caller: Caller, Path(ins
 }
 
 /// `GET /healthz` (public): 200 while the process runs.
-async fn healthz() -> Json<Value> {
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process runs", body = serde_json::Value)))]
+pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz` (public): 200 when the database responds to a query, else 503.
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    responses(
+        (status = 200, description = "The database responds", body = serde_json::Value),
+        (status = 503, description = "The database is unreachable", body = serde_json::Value),
+    )
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match sqlx::query("SELECT 1").execute(&state.engine.db.pool).await {
         Ok(_) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(error) => {

@@ -24,15 +24,16 @@ use crate::extract::Json;
 use crate::institutions::Signed;
 use crate::study::courses_for;
 use crate::workflow::state_label;
+use crate::xapi;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/institution/sessions", post(report))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-enum FaceCheck {
+pub(crate) enum FaceCheck {
     Passed,
     Failed,
     Missing,
@@ -48,22 +49,49 @@ impl FaceCheck {
     }
 }
 
-#[derive(Deserialize)]
-struct SessionReport {
-    statement_id: String,
-    enrollment_id: String,
-    course_code: String,
-    started_at: String,
-    ended_at: String,
-    face_check: FaceCheck,
+/// certflow's JSON session report; an xAPI statement is mapped onto it by [`crate::xapi`].
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct SessionReport {
+    pub(crate) statement_id: String,
+    pub(crate) enrollment_id: String,
+    pub(crate) course_code: String,
+    pub(crate) started_at: String,
+    pub(crate) ended_at: String,
+    pub(crate) face_check: FaceCheck,
     #[serde(default)]
-    evidence: serde_json::Map<String, Value>,
+    #[schema(value_type = Object)]
+    pub(crate) evidence: serde_json::Map<String, Value>,
 }
 
+/// Maximum plausible length of one session, in minutes. A longer one is a clock or unit
+/// error at the institution (minutes sent as seconds, a session never closed).
+const MAX_SESSION_MINUTES: i64 = 12 * 60;
+
 /// `POST /api/institution/sessions` (institution, signed request): records a study
-/// session. 202 for a new report, 200 `{duplicate: true}` for a repeated statement id.
-async fn report(State(state): State<AppState>, signed: Signed) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let report: SessionReport = signed.json()?;
+/// session, sent as certflow's JSON or as one xAPI statement. 202 for a new report, 200
+/// `{duplicate: true}` for a repeated statement id.
+#[utoipa::path(
+    post,
+    path = "/api/institution/sessions",
+    tag = "institution",
+    request_body(content = SessionReport, description = "certflow's JSON report, or one xAPI statement (docs/institutions.md) deduplicated by its id"),
+    responses(
+        (status = 202, description = "New report stored and queued for screening", body = crate::openapi::SessionAck),
+        (status = 200, description = "Statement id reported before; acknowledged as a duplicate", body = crate::openapi::SessionAck),
+        (status = 400, description = "A field is invalid: time in the future, outside the year, implausible duration, unknown course, xAPI field missing", body = crate::openapi::ErrorResponse),
+        (status = 401, description = "Signature, key id or timestamp invalid", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "The enrollment was not handed off to this institution", body = crate::openapi::ErrorResponse),
+        (status = 409, description = "Statement id used by another institution, or the year is closed", body = crate::openapi::ErrorResponse),
+    ),
+    security(("institution_signature" = []))
+)]
+pub(crate) async fn report(State(state): State<AppState>, signed: Signed) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body: Value = signed.json()?;
+    let report: SessionReport = if xapi::is_statement(&body) {
+        xapi::to_report(&body)?
+    } else {
+        serde_json::from_value(body).map_err(|error| ApiError::invalid("request.invalid_json").arg("detail", error))?
+    };
     let institution = &signed.institution;
     let statement_id = report.statement_id.trim();
     if statement_id.is_empty() || statement_id.len() > 200 {
@@ -95,6 +123,10 @@ async fn report(State(state): State<AppState>, signed: Signed) -> Result<(Status
     let ended_at = parse_instant(&report.ended_at, "ended_at")?;
     if ended_at <= started_at {
         return Err(ApiError::invalid("session.end_before_start").field("ended_at"));
+    }
+    let minutes = (ended_at - started_at).num_minutes();
+    if minutes > MAX_SESSION_MINUTES {
+        return Err(ApiError::invalid("session.duration_implausible").field("ended_at").arg("minutes", minutes).arg("max_minutes", MAX_SESSION_MINUTES));
     }
     if ended_at > state.now() {
         return Err(ApiError::invalid("session.in_future").field("ended_at").arg("ended_at", &report.ended_at));

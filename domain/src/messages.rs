@@ -59,6 +59,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("bank.yaml", include_str!("../../definitions/messages/bank.yaml")),
     ("api.yaml", include_str!("../../definitions/messages/api.yaml")),
     ("engine.yaml", include_str!("../../definitions/messages/engine.yaml")),
+    ("sync.yaml", include_str!("../../definitions/messages/sync.yaml")),
+    ("xapi.yaml", include_str!("../../definitions/messages/xapi.yaml")),
     ("cli.yaml", include_str!("../../definitions/messages/cli.yaml")),
 ];
 

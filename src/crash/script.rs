@@ -18,7 +18,6 @@ use workflows::db::Db;
 use super::client::{Client, Institution};
 use crate::demo::answers::answer_paper;
 use crate::demo::data::Operator;
-use crate::demo::people::login_codes;
 
 const STAFF_LOGIN: &str = "drill-admin";
 const STAFF_PASSWORD: &str = "drill-password-2026";
@@ -173,6 +172,18 @@ async fn login(client: &mut Client, data_dir: &Path, mobile: &str) -> anyhow::Re
         }
     }
     bail!("no login succeeded for {}", crate::demo::people::mask(mobile))
+}
+
+/// Returns the login codes sent to `mobile`, oldest first, from the SMS outbox file
+/// that `serve` writes under `data_dir` when no SMS provider is configured.
+fn login_codes(data_dir: &Path, mobile: &str) -> Vec<String> {
+    std::fs::read_to_string(data_dir.join("outbox/sms/sms-outbox.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["to"] == mobile && line["template"] == "login_code")
+        .filter_map(|line| line["params"]["code"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// Waits until the enrollment shows `count` completed courses, for at most four minutes:

@@ -13,6 +13,7 @@ pub(crate) mod answers;
 mod client;
 pub(crate) mod data;
 pub(crate) mod people;
+mod sms_stub;
 mod summary;
 mod world;
 

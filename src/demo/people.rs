@@ -53,36 +53,27 @@ impl Person {
 /// would, and returns the token and the next step the API named.
 pub async fn login(world: &World, person: &Person) -> anyhow::Result<(String, String)> {
     let mobile = &person.operator.mobile;
-    let before = login_codes(&world.data_dir, mobile).len();
+    let before = codes_for(world, mobile).len();
     world.client.post("/api/auth/code", None, &json!({ "mobile": mobile })).await?.expect("login code request")?;
 
     let mut code = None;
     for _ in 0..2000 {
-        let codes = login_codes(&world.data_dir, mobile);
+        let codes = codes_for(world, mobile);
         if codes.len() > before {
             code = codes.last().cloned();
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let code = code.ok_or_else(|| anyhow::anyhow!("no login code reached the SMS outbox for {}", mask(mobile)))?;
+    let code = code.ok_or_else(|| anyhow::anyhow!("no login code reached the SMS provider stub for {}", mask(mobile)))?;
     let reply = world.client.post("/api/auth/login", None, &json!({ "mobile": mobile, "code": code })).await?.expect("login")?;
     let token = reply["token"].as_str().unwrap_or_default().to_string();
     let next = reply["next"].as_str().unwrap_or_default().to_string();
     Ok((token, next))
 }
 
-/// Returns the login codes sent to `mobile`, oldest first, from the SMS outbox file
-/// under `data_dir`.
-pub fn login_codes(data_dir: &std::path::Path, mobile: &str) -> Vec<String> {
-    let path = data_dir.join("outbox").join("sms").join("sms-outbox.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["to"] == mobile && line["template"] == "login_code")
-        .filter_map(|line| line["params"]["code"].as_str().map(str::to_string))
-        .collect()
+fn codes_for(world: &World, mobile: &str) -> Vec<String> {
+    world.sms.login_codes(mobile)
 }
 
 /// Reports one study session as the institution does: signed, with a statement id

@@ -20,6 +20,7 @@ pub struct Summary {
     pub sync_delivered: i64,
     /// Emails accepted by the SMTP server, or written to the file outbox without `--smtp`.
     pub emails_sent: i64,
+    /// SMS accepted by the provider stub through the signed template API.
     pub sms_sent: i64,
     pub incidents: i64,
     pub study_sessions: i64,
@@ -38,6 +39,7 @@ pub struct Summary {
     /// version, or whose exact version is missing.
     pub papers_with_unpublished_questions: i64,
     pub email_transport: &'static str,
+    pub sms_transport: &'static str,
 }
 
 async fn count(world: &World, sql: &'static str) -> anyhow::Result<i64> {
@@ -106,6 +108,7 @@ pub async fn collect(world: &World, tally: &Tally) -> anyhow::Result<Summary> {
         papers_outside_studied_courses,
         papers_with_unpublished_questions,
         email_transport: if world.smtp_used { "smtp" } else { "file_outbox" },
+        sms_transport: "signed_api_stub",
     })
 }
 
@@ -126,7 +129,7 @@ pub fn render_zh(summary: &Summary) -> String {
         format!("  记入学分 {} 个，签发学分卡 {} 张", summary.credits_awarded, summary.cards_issued),
         format!("  省平台确认接收记录 {} 条", summary.sync_delivered),
         format!(
-            "  发送邮件 {} 封（{}），短信 {} 条",
+            "  发送邮件 {} 封（{}），短信 {} 条（经短信服务商接口模拟服务，模板签名请求）",
             summary.emails_sent,
             if summary.email_transport == "smtp" { "经 SMTP 服务器" } else { "写入文件发件箱" },
             summary.sms_sent

@@ -1,7 +1,6 @@
 //! The demo's world: a platform on a simulated clock with its API on a loopback port,
-//! the workers, and the provincial simulator, all in this process.
+//! the workers, the provincial simulator and an SMS provider stub, all in this process.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use workflows::SimClock;
 use workflows::runtime::Engine;
 
 use super::client::Client;
+use super::sms_stub::SmsStub;
 use crate::config::Config;
 use crate::platform;
 
@@ -25,8 +25,9 @@ pub struct World {
     pub engine: Engine,
     pub clock: SimClock,
     pub client: Client,
-    pub data_dir: PathBuf,
     pub smtp_used: bool,
+    /// The SMS provider stub that every SMS of this run goes to.
+    pub sms: SmsStub,
     workers: Option<WorkerHandle>,
     _temp: Option<workflows::testing::TempDir>,
 }
@@ -65,13 +66,15 @@ impl World {
             }
             None => None,
         };
+        let (sms, sms_api) = SmsStub::start().await?;
         let config = Config {
             database_url,
-            data_dir: data_dir.clone(),
+            data_dir,
             definitions_dir: None,
             smtp,
             mail_from: "certflow-demo@localhost".into(),
             sms_gateway: None,
+            sms_api: Some(sms_api),
             provincial: Some(ProvincialConfig::new(format!("http://{sim_address}"), "dev", SIM_SECRET.to_vec())),
         };
 
@@ -93,8 +96,8 @@ impl World {
             engine: platform.engine,
             clock,
             client: Client::new(format!("http://{api_address}"))?,
-            data_dir,
             smtp_used: options.smtp.is_some(),
+            sms,
             workers: Some(workers),
             _temp: Some(temp),
         })

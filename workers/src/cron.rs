@@ -3,10 +3,11 @@
 //!
 //! apalis-cron is not used because it schedules on the wall clock in UTC, while every
 //! calendar rule here follows the engine's clock (simulated in tests and the demo).
-//! Operator reminders are timers in the definitions, not cron, so each instance's
-//! reminder is durable and fires once after downtime. A tick missed while the process
-//! was down runs once at start-up. Every job is idempotent, so two schedulers are
-//! harmless: the stuck check raises at most one open incident per instance.
+//! Per-instance operator reminders (the year-end credits reminder) are timers in the
+//! definitions, so each fires once after downtime. A tick missed while the process was
+//! down runs once at start-up. Several schedulers may run: each tick is claimed by
+//! inserting (job, tick instant) into `cron_runs`, and only the process whose insert
+//! succeeds runs it.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,6 +19,9 @@ use cron::Schedule;
 use tokio::sync::watch;
 
 use crate::services::Services;
+use crate::{certificates, reconciliation, reminders};
+use workflows::clock::beijing_date;
+use workflows::runtime::Engine;
 
 /// Real-time interval between looks at the clock.
 const TICK: Duration = Duration::from_secs(1);
@@ -26,6 +30,14 @@ const TICK: Duration = Duration::from_secs(1);
 const JOBS: &[(&str, &str)] = &[
     // Every hour on the hour: instances with neither a timer nor an awaited event.
     ("stuck_check", "0 0 * * * *"),
+    // 02:00 daily: certificates of operators last pulled 30 days ago or never.
+    ("certificate_refresh", "0 0 2 * * *"),
+    // 03:30 daily: yesterday's records against the platform's counts.
+    ("provincial_reconciliation", "0 30 3 * * *"),
+    // 09:00 daily: review (复审) reminders for certificates close to expiry.
+    ("certificate_review_reminders", "0 0 9 * * *"),
+    // 09:00 on Mondays: each unit's operators behind on this year's credits.
+    ("unit_digest", "0 0 9 * * Mon"),
 ];
 
 struct Entry {
@@ -46,9 +58,12 @@ pub async fn run(services: Arc<Services>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let now = services.engine.clock.now();
         for entry in &mut entries {
-            if is_due(&entry.schedule, entry.last, now) {
+            if let Some(tick) = latest_tick(&entry.schedule, entry.last, now) {
                 entry.last = now;
-                run_job(&services, entry.name).await;
+                if claim_tick(&services.engine, entry.name, tick).await {
+                    let outcome = run_job(&services, entry.name, tick).await;
+                    finish_tick(&services, entry.name, tick, &outcome).await;
+                }
             }
         }
         tokio::select! {
@@ -61,22 +76,72 @@ pub async fn run(services: Arc<Services>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Returns whether `schedule` has a firing after `last` and at or before `now`, both
-/// read in Beijing time. Several missed firings count as one.
-fn is_due(schedule: &Schedule, last: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-    schedule.after(&last.with_timezone(&Shanghai)).next().is_some_and(|next| next.with_timezone(&Utc) <= now)
+/// Returns the latest firing of `schedule` after `last` and at or before `now`, both read
+/// in Beijing time. Several missed firings collapse into the latest one.
+fn latest_tick(schedule: &Schedule, last: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    schedule.after(&last.with_timezone(&Shanghai)).map(|tick| tick.with_timezone(&Utc)).take_while(|tick| *tick <= now).last()
 }
 
-async fn run_job(services: &Services, name: &str) {
-    match name {
-        "stuck_check" => match services.engine.check_stuck_instances().await {
-            Ok(stuck) if !stuck.is_empty() => tracing::warn!(count = stuck.len(), "stuck instances reported"),
-            Ok(_) => tracing::debug!("stuck-instance check found nothing"),
-            Err(error) => tracing::error!(%error, "stuck-instance check failed"),
-        },
-        other => tracing::error!(job = other, "unknown scheduled job"),
+/// Claims `tick` of job `name` for this process. Returns false when another scheduler
+/// claimed it first, or when the database is unreachable (the tick is then skipped, and
+/// the next one runs as usual).
+pub async fn claim_tick(engine: &Engine, name: &str, tick: DateTime<Utc>) -> bool {
+    let inserted = sqlx::query("INSERT INTO cron_runs (job, tick_at, started_at) VALUES ($1, $2, $3) ON CONFLICT (job, tick_at) DO NOTHING")
+        .bind(name)
+        .bind(tick.timestamp_millis())
+        .bind(engine.now_ms())
+        .execute(&engine.db.pool)
+        .await;
+    match inserted {
+        Ok(result) if result.rows_affected() == 1 => true,
+        Ok(_) => {
+            tracing::debug!(job = name, %tick, "tick already claimed by another scheduler");
+            false
+        }
+        Err(error) => {
+            tracing::error!(job = name, %tick, %error, "could not claim the tick; skipped");
+            false
+        }
     }
 }
+
+async fn finish_tick(services: &Services, name: &str, tick: DateTime<Utc>, outcome: &Result<String, String>) {
+    let text = match outcome {
+        Ok(summary) => format!("ok: {summary}"),
+        Err(error) => format!("failed: {error}"),
+    };
+    let result = sqlx::query("UPDATE cron_runs SET finished_at = $1, outcome = $2 WHERE job = $3 AND tick_at = $4")
+        .bind(services.engine.now_ms())
+        .bind(&text)
+        .bind(name)
+        .bind(tick.timestamp_millis())
+        .execute(&services.engine.db.pool)
+        .await;
+    if let Err(error) = result {
+        tracing::error!(job = name, %tick, %error, "could not record the tick's outcome");
+    }
+}
+
+/// Runs job `name` for `tick` and returns a short summary or the error, both logged.
+pub async fn run_job(services: &Services, name: &str, tick: DateTime<Utc>) -> Result<String, String> {
+    let outcome = match name {
+        "stuck_check" => services.engine.check_stuck_instances().await.map(|stuck| format!("{} stuck", stuck.len())).map_err(|error| error.to_string()),
+        "certificate_refresh" => certificates::refresh_due(services, CERTIFICATE_REFRESH_BATCH).await.map(|n| format!("{n} operators pulled")),
+        "provincial_reconciliation" => reconciliation::start_for_day(services, beijing_date(tick) - chrono::Duration::days(1)).await,
+        "certificate_review_reminders" => reminders::certificate_reviews(services, beijing_date(tick)).await.map(|n| format!("{n} reminders")),
+        "unit_digest" => reminders::unit_digests(services, beijing_date(tick)).await.map(|n| format!("{n} unit digests")),
+        other => Err(format!("unknown scheduled job {other}")),
+    };
+    match &outcome {
+        Ok(summary) => tracing::info!(job = name, %tick, summary = %summary, "scheduled job finished"),
+        Err(error) => tracing::error!(job = name, %tick, %error, "scheduled job failed"),
+    }
+    outcome
+}
+
+/// Operators whose certificates one refresh tick pulls at most, so a large backlog is
+/// spread over several nights instead of loading the platform at once.
+const CERTIFICATE_REFRESH_BATCH: i64 = 500;
 
 #[cfg(test)]
 mod tests {
@@ -87,9 +152,10 @@ mod tests {
     fn hourly_job_due_once_per_hour() {
         let schedule = Schedule::from_str("0 0 * * * *").unwrap();
         let last = Utc.with_ymd_and_hms(2026, 3, 5, 1, 0, 0).unwrap();
-        assert!(!is_due(&schedule, last, last + chrono::Duration::minutes(59)));
-        assert!(is_due(&schedule, last, last + chrono::Duration::minutes(60)));
-        assert!(is_due(&schedule, last, last + chrono::Duration::days(3)), "missed hours run once");
+        assert_eq!(latest_tick(&schedule, last, last + chrono::Duration::minutes(59)), None);
+        assert_eq!(latest_tick(&schedule, last, last + chrono::Duration::minutes(60)), Some(last + chrono::Duration::hours(1)));
+        let after_three_days = last + chrono::Duration::days(3) + chrono::Duration::minutes(10);
+        assert_eq!(latest_tick(&schedule, last, after_three_days), Some(last + chrono::Duration::days(3)), "missed hours run once, as the latest");
     }
 
     #[test]
@@ -97,7 +163,8 @@ mod tests {
         // 09:00 Beijing is 01:00 UTC.
         let schedule = Schedule::from_str("0 0 9 * * *").unwrap();
         let last = Utc.with_ymd_and_hms(2026, 3, 4, 23, 0, 0).unwrap();
-        assert!(!is_due(&schedule, last, Utc.with_ymd_and_hms(2026, 3, 5, 0, 59, 0).unwrap()));
-        assert!(is_due(&schedule, last, Utc.with_ymd_and_hms(2026, 3, 5, 1, 0, 0).unwrap()));
+        assert_eq!(latest_tick(&schedule, last, Utc.with_ymd_and_hms(2026, 3, 5, 0, 59, 0).unwrap()), None);
+        let nine = Utc.with_ymd_and_hms(2026, 3, 5, 1, 0, 0).unwrap();
+        assert_eq!(latest_tick(&schedule, last, nine), Some(nine));
     }
 }

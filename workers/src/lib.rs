@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod bank_store;
+pub mod certificates;
 pub mod courseware_store;
 pub mod cron;
 pub mod dispatcher;
@@ -14,7 +15,10 @@ mod poll;
 mod notify_action;
 pub mod provincial;
 pub mod queues;
+pub mod reconciliation;
 pub mod records;
+pub mod reminders;
 pub mod runtime;
 pub mod services;
 mod sync_action;
+pub mod sync_order;

@@ -1,8 +1,12 @@
 //! The `notify` action: renders a template for each recipient and channel and sends it.
 //!
 //! Each (entry, channel, recipient) is one delivery with its own idempotency key, logged
-//! in `deliveries`; a retried entry skips deliveries that already went out. Non-urgent
-//! SMS is held through quiet hours (21:00–08:00 Beijing time) and sent at 08:00.
+//! in `deliveries` with the provider's message id. A retried entry skips deliveries that
+//! already went out. A second notification with the same template for the same event of
+//! the same instance is skipped too. Non-urgent SMS is held through quiet hours
+//! (21:00–08:00 Beijing time) and sent at 08:00. A non-urgent message to an address over
+//! its hourly limit waits for the next hour. A delivery that fails fails the entry, whose
+//! retry policy ends in an incident.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use chrono_tz::Asia::Shanghai;
@@ -15,6 +19,13 @@ use crate::actions::{ActionError, Done};
 use crate::notify::{Channel, DeliveryErrorKind, EmailMessage, SmsMessage, mask_mobile};
 use crate::records::{self, OperatorRow};
 use crate::services::Services;
+
+/// Per-recipient limit: at most this many non-urgent messages per channel and address in
+/// each clock hour; more wait for the next hour. Urgent messages (login codes) are not
+/// held, because the API limits how often a code can be requested.
+const SMS_PER_WINDOW: i64 = 5;
+const EMAIL_PER_WINDOW: i64 = 20;
+const RATE_WINDOW_MS: i64 = 60 * 60 * 1000;
 
 /// Quiet hours for non-urgent SMS, Beijing time: from 21:00 to 08:00.
 const QUIET_FROM_HOUR: u32 = 21;
@@ -56,11 +67,18 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, action: &Value) -
             };
             let Some(to) = to.filter(|value| !value.is_empty()) else { continue };
             let key = delivery_key(&entry.id, channel, &to);
-            if already_sent(pool, &key).await? {
+            let dedupe = dedupe_key(entry, template, channel, &to);
+            if already_sent(pool, &key, &dedupe).await? {
                 continue;
             }
+            if !urgent {
+                if let Some(until_ms) = rate_limited_until(services, channel, &to).await? {
+                    tracing::info!(outbox = %entry.id, channel = %channel, to = %mask(channel, &to), "recipient's rate limit reached; delivery held");
+                    return Ok(Done::DeferredUntil { until_ms, reason: format!("rate limit of {} reached", mask(channel, &to)) });
+                }
+            }
             let receipt = deliver(services, channel, template, &to, &data, &key).await?;
-            record_delivery(services, &key, channel, &to, template, &receipt).await?;
+            record_delivery(services, &key, &dedupe, channel, &to, template, &receipt).await?;
             sent.push(json!({ "channel": channel, "to": mask(channel, &to), "message_id": receipt }));
         }
     }
@@ -98,7 +116,9 @@ async fn resolve(pool: &sqlx::AnyPool, recipients: &[String], subject: &Value, o
                 }
             }
             "unit_admin" => {
-                if let Some(unit_id) = operator.and_then(|o| o.unit_id.as_deref()) {
+                // The operator's unit, or the unit a unit-level instance is for.
+                let unit_id = operator.and_then(|o| o.unit_id.as_deref()).or_else(|| subject.get("unit").and_then(Value::as_str));
+                if let Some(unit_id) = unit_id {
                     for (mobile, email) in records::unit_admins(pool, unit_id).await? {
                         addresses.push(Address { mobile, email });
                     }
@@ -117,9 +137,9 @@ async fn template_data(services: &Services, entry: &OutboxEntry, operator: Optio
     let subject = snapshot.get("subject").cloned().unwrap_or(Value::Null);
     let context = snapshot.get("context").cloned().unwrap_or(Value::Null);
     let payload = snapshot.get("payload").cloned().unwrap_or(Value::Null);
-    let item_code = subject.get("item").and_then(Value::as_str).unwrap_or_default();
+    let item_code = subject.get("item").or_else(|| payload.get("item_code")).and_then(Value::as_str).unwrap_or_default();
     let item_name = services.catalogue.item(item_code).map(|item| item.name.clone()).unwrap_or_else(|| item_code.to_string());
-    let year = subject.get("year").and_then(Value::as_str).unwrap_or_default().to_string();
+    let year = subject.get("year").or_else(|| context.get("year")).and_then(Value::as_str).unwrap_or_default().to_string();
 
     let mut data = json!({
         "name": operator.and_then(|o| o.name.clone()).unwrap_or_default(),
@@ -134,6 +154,18 @@ async fn template_data(services: &Services, entry: &OutboxEntry, operator: Optio
         "score": "",
         "card_no": "",
     });
+
+    // Fields a scheduled event or a unit-level instance carries: the event payload
+    // first, then the instance context.
+    for field in ["certificate_no", "expires_on", "apply_by", "behind_count", "behind_list"] {
+        if let Some(value) = payload.get(field).or_else(|| context.get(field)) {
+            data[field] = value.clone();
+        }
+    }
+    if let Some(unit_id) = subject.get("unit").and_then(Value::as_str) {
+        let unit_name: Option<String> = sqlx::query_scalar("SELECT name FROM units WHERE id = $1").bind(unit_id).fetch_optional(pool).await?;
+        data["unit_name"] = json!(unit_name.unwrap_or_default());
+    }
 
     if let Some(attempt_id) = payload.get("attempt_id").and_then(Value::as_str) {
         let score: Option<f64> = sqlx::query_scalar("SELECT score FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_optional(pool).await?.flatten();
@@ -176,7 +208,7 @@ async fn deliver(services: &Services, channel: &str, template: &str, to: &str, d
             services.sms.send(&message).await
         }
         Channel::Email => {
-            let message = EmailMessage { to: to.to_string(), subject: rendered.subject.unwrap_or_default(), body: rendered.body, idempotency_key: key.to_string() };
+            let message = EmailMessage { to: to.to_string(), subject: rendered.subject.unwrap_or_default(), body: rendered.body, attachments: Vec::new(), idempotency_key: key.to_string() };
             services.email.send(&message).await
         }
     };
@@ -187,15 +219,49 @@ async fn deliver(services: &Services, channel: &str, template: &str, to: &str, d
     }
 }
 
-async fn already_sent(pool: &sqlx::AnyPool, key: &str) -> Result<bool, ActionError> {
-    let row = sqlx::query("SELECT 1 FROM deliveries WHERE idempotency_key = $1 AND status = 'sent'").bind(key).fetch_optional(pool).await?;
+/// Returns whether this delivery, or the same template for the same event of the same
+/// instance to the same address, was sent before.
+async fn already_sent(pool: &sqlx::AnyPool, key: &str, dedupe: &str) -> Result<bool, ActionError> {
+    let row = sqlx::query("SELECT 1 FROM deliveries WHERE (idempotency_key = $1 OR dedupe_key = $2) AND status = 'sent'").bind(key).bind(dedupe).fetch_optional(pool).await?;
     Ok(row.is_some())
 }
 
-async fn record_delivery(services: &Services, key: &str, channel: &str, to: &str, template: &str, message_id: &str) -> Result<(), ActionError> {
+/// Takes one of the recipient's slots of the current hour. Returns `None` when a slot was
+/// taken, or the start of the next hour when all are used. Slots are rows with a unique
+/// key, so concurrent workers on either backend never share one.
+async fn rate_limited_until(services: &Services, channel: &str, to: &str) -> Result<Option<i64>, ActionError> {
+    let limit = if channel == "sms" { SMS_PER_WINDOW } else { EMAIL_PER_WINDOW };
+    let now_ms = services.engine.now_ms();
+    let window = now_ms.div_euclid(RATE_WINDOW_MS);
+    let recipient = recipient_key(channel, to);
+    for slot in 0..limit {
+        let taken = sqlx::query("INSERT INTO delivery_slots (slot_key, taken_at) VALUES ($1, $2) ON CONFLICT (slot_key) DO NOTHING")
+            .bind(format!("{recipient}:{window}:{slot}"))
+            .bind(now_ms)
+            .execute(&services.engine.db.pool)
+            .await?;
+        if taken.rows_affected() == 1 {
+            return Ok(None);
+        }
+    }
+    Ok(Some((window + 1) * RATE_WINDOW_MS))
+}
+
+/// Hex SHA-256 of channel and address: the rate limit's key, with no personal data.
+fn recipient_key(channel: &str, to: &str) -> String {
+    hex::encode(Sha256::digest(format!("{channel}:{to}").as_bytes()))
+}
+
+/// Hex SHA-256 of instance, event id, template, channel and address.
+fn dedupe_key(entry: &OutboxEntry, template: &str, channel: &str, to: &str) -> String {
+    let event_id = entry.action.get("event_id").and_then(Value::as_str).unwrap_or(&entry.id);
+    hex::encode(Sha256::digest(format!("{}\n{event_id}\n{template}\n{channel}\n{to}", entry.instance_id).as_bytes()))
+}
+
+async fn record_delivery(services: &Services, key: &str, dedupe: &str, channel: &str, to: &str, template: &str, message_id: &str) -> Result<(), ActionError> {
     let result = sqlx::query(
-        "INSERT INTO deliveries (idempotency_key, channel, recipient_masked, template, status, provider_message_id, created_at)
-         VALUES ($1, $2, $3, $4, 'sent', $5, $6)",
+        "INSERT INTO deliveries (idempotency_key, channel, recipient_masked, template, status, provider_message_id, created_at, recipient_key, dedupe_key)
+         VALUES ($1, $2, $3, $4, 'sent', $5, $6, $7, $8)",
     )
     .bind(key)
     .bind(channel)
@@ -203,6 +269,8 @@ async fn record_delivery(services: &Services, key: &str, channel: &str, to: &str
     .bind(template)
     .bind(message_id)
     .bind(services.engine.now_ms())
+    .bind(recipient_key(channel, to))
+    .bind(dedupe)
     .execute(&services.engine.db.pool)
     .await;
     match result {

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use workers::notify::{Channel, DeliveryErrorKind, EmailMessage, EmailSender, SmtpConfig, Tls};
+use workers::notify::{Channel, DeliveryErrorKind, EmailAttachment, EmailMessage, EmailSender, SmtpConfig, Tls};
 
 const PYTHON: &str = "/usr/bin/python3";
 const FROM: &str = "继续教育平台 <noreply@certflow.test>";
@@ -44,6 +44,11 @@ impl SmtpServer {
     /// Starts aiosmtpd with the handler class and its arguments, and waits until it
     /// accepts connections. Panics with the server's stderr when it cannot start.
     fn start(work_dir: &Path, handler: &str, handler_args: &[&str]) -> SmtpServer {
+        SmtpServer::start_with(work_dir, &[], handler, handler_args)
+    }
+
+    /// Like [`SmtpServer::start`], with extra aiosmtpd options before the handler.
+    fn start_with(work_dir: &Path, options: &[&str], handler: &str, handler_args: &[&str]) -> SmtpServer {
         let probe = Command::new(PYTHON)
             .args(["-c", "import aiosmtpd"])
             .output();
@@ -68,9 +73,9 @@ impl SmtpServer {
                 "-n",
                 "-l",
                 &format!("127.0.0.1:{port}"),
-                "-c",
-                handler,
             ])
+            .args(options)
+            .args(["-c", handler])
             .args(handler_args)
             .env("PYTHONPATH", work_dir)
             .stdout(Stdio::null())
@@ -117,6 +122,7 @@ impl SmtpServer {
             password: None,
             from: FROM.to_string(),
             timeout: Duration::from_secs(5),
+            root_certificate: None,
         }
     }
 }
@@ -145,6 +151,47 @@ fn start_maildir_server(work_dir: &Path) -> (SmtpServer, PathBuf) {
         .to_string();
     let server = SmtpServer::start(work_dir, "aiosmtpd.handlers.Mailbox", &[&maildir_arg]);
     (server, maildir)
+}
+
+/// Writes a private CA and a server certificate for `localhost` that it signed into
+/// `work_dir` with the openssl command, and returns (CA certificate, server certificate,
+/// server key) paths. rustls rejects a self-signed certificate that is its own CA, so
+/// the two are separate.
+fn private_ca_and_localhost(work_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let path = |name: &str| work_dir.join(name);
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(work_dir)
+            .output()
+            .unwrap_or_else(|error| panic!("failed to run openssl (Debian package openssl): {error}"));
+        assert!(output.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=certflow test CA", "-keyout", "ca.key", "-out", "ca.pem",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "localhost.key", "-out", "localhost.csr"]);
+    std::fs::write(path("localhost.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").expect("write extensions");
+    openssl(&["x509", "-req", "-in", "localhost.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", "localhost.pem", "-extfile", "localhost.ext"]);
+    (path("ca.pem"), path("localhost.pem"), path("localhost.key"))
+}
+
+/// Starts aiosmtpd's Maildir handler with TLS: STARTTLS required (`starttls`) or TLS from
+/// the first byte (`implicit`), with a certificate for `localhost`. Returns the server,
+/// the Maildir and the CA certificate to trust.
+fn start_tls_maildir_server(work_dir: &Path, implicit: bool) -> (SmtpServer, PathBuf, PathBuf) {
+    let (ca, cert, key) = private_ca_and_localhost(work_dir);
+    let maildir = work_dir.join("maildir");
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("create Maildir subdirectory");
+    }
+    let (cert_flag, key_flag) = if implicit { ("--smtpscert", "--smtpskey") } else { ("--tlscert", "--tlskey") };
+    let server = SmtpServer::start_with(
+        work_dir,
+        &[cert_flag, cert.to_str().unwrap(), key_flag, key.to_str().unwrap()],
+        "aiosmtpd.handlers.Mailbox",
+        &[maildir.to_str().unwrap()],
+    );
+    (server, maildir, ca)
 }
 
 /// Starts aiosmtpd with a handler that replies to every RCPT TO with `reply`.
@@ -304,11 +351,47 @@ fn parse_encoded_word(text: &str) -> Option<(String, usize)> {
     Some((String::from_utf8(bytes).ok()?, consumed))
 }
 
+/// Returns the `filename` parameter of a Content-Disposition value, decoding the RFC 2231
+/// forms (`filename*=utf-8''…` and its `filename*0*=`, `filename*1*=` continuations).
+fn disposition_filename(value: &str) -> Option<String> {
+    let mut plain = None;
+    let mut pieces: Vec<(usize, String)> = Vec::new();
+    for parameter in value.split(';').map(str::trim) {
+        let Some((name, raw)) = parameter.split_once('=') else { continue };
+        let raw = raw.trim_matches('"');
+        if name == "filename" {
+            plain = Some(raw.to_string());
+        } else if let Some(rest) = name.strip_prefix("filename*") {
+            let index = rest.trim_end_matches('*').parse().unwrap_or(0);
+            pieces.push((index, raw.to_string()));
+        }
+    }
+    if pieces.is_empty() {
+        return plain;
+    }
+    pieces.sort();
+    let joined: String = pieces.into_iter().map(|(_, piece)| piece).collect();
+    let encoded = joined.split_once("''").map(|(_, text)| text.to_string()).unwrap_or(joined);
+    let mut bytes = Vec::new();
+    let mut chars = encoded.bytes();
+    while let Some(byte) = chars.next() {
+        if byte == b'%' {
+            let high = chars.next()?;
+            let low = chars.next()?;
+            bytes.push(u8::from_str_radix(std::str::from_utf8(&[high, low]).ok()?, 16).ok()?);
+        } else {
+            bytes.push(byte);
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 fn sample_message(key: &str) -> EmailMessage {
     EmailMessage {
         to: "张伟 <zhang.wei@example.com>".to_string(),
         subject: "2025年度工业锅炉司炉学分卡已签发（卡号JX2025-000123），请登录平台查看".to_string(),
         body: "张伟，您好：\n\n您 2025 年度“工业锅炉司炉”项目的学分卡已签发。\n\n卡号：JX2025-000123\n".to_string(),
+        attachments: Vec::new(),
         idempotency_key: key.to_string(),
     }
 }
@@ -368,6 +451,94 @@ mod notify_email {
         let to = decode_rfc2047(mail.header("To").expect("To header"));
         assert!(to.contains("<zhang.wei@example.com>"), "To: {to}");
         assert_eq!(mail.header("X-RcptTo"), Some("zhang.wei@example.com"));
+    }
+
+    #[tokio::test]
+    async fn smtp_delivers_chinese_attachment_name() {
+        let work = TempDir::new("smtp-attachment");
+        let (server, maildir) = start_maildir_server(work.path());
+        let sender = EmailSender::smtp(server.config()).expect("build SMTP sender");
+        let mut message = sample_message("card_issued:JX2025-000124");
+        // Binary bytes after the header line, as in a real PDF, so the part is base64.
+        let pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        message.attachments.push(EmailAttachment {
+            filename: "2025年度工业锅炉司炉学分卡（JX2025-000124）.pdf".to_string(),
+            content_type: "application/pdf".to_string(),
+            content: pdf.clone(),
+        });
+        sender.send(&message).await.unwrap_or_else(|error| panic!("send failed: {error}; aiosmtpd stderr: {}", server.stderr()));
+        sender.shutdown().await;
+
+        let messages = maildir_messages(&maildir);
+        assert_eq!(messages.len(), 1);
+        let raw = messages[0].replace("\r\n", "\n");
+        let mail = ParsedMail::parse(&raw);
+        assert_eq!(decode_rfc2047(mail.header("Subject").expect("Subject header")), message.subject);
+        let content_type = mail.header("Content-Type").expect("Content-Type header");
+        assert!(content_type.starts_with("multipart/mixed"), "{content_type}");
+
+        // The attachment part: its headers up to the blank line, then base64.
+        let part_start = raw.find("Content-Disposition: attachment").expect("an attachment part");
+        let part = &raw[part_start..];
+        let (head, body) = part.split_once("\n\n").expect("part headers end");
+        let head = head.replace("\n ", " ").replace("\n\t", " ");
+        let disposition = head.lines().find(|line| line.starts_with("Content-Disposition:")).unwrap();
+        assert!(disposition.is_ascii(), "the file name is encoded: {disposition}");
+        assert_eq!(disposition_filename(disposition.trim_start_matches("Content-Disposition:")).as_deref(), Some(message.attachments[0].filename.as_str()), "{disposition}");
+        assert!(head.contains("application/pdf"), "{head}");
+        assert!(head.contains("Content-Transfer-Encoding: base64"), "{head}");
+        let encoded: String = body.lines().take_while(|line| !line.starts_with("--")).collect();
+        assert_eq!(base64::engine::general_purpose::STANDARD.decode(encoded.trim()).expect("base64 attachment"), pdf);
+    }
+
+    #[tokio::test]
+    async fn smtp_starttls_with_private_ca() {
+        let work = TempDir::new("smtp-starttls");
+        let (server, maildir, cert) = start_tls_maildir_server(work.path(), false);
+        let mut config = server.config();
+        config.host = "localhost".to_string();
+        config.tls = Tls::StartTls;
+        config.root_certificate = Some(cert);
+        let sender = EmailSender::smtp(config).expect("build SMTP sender");
+        let message = sample_message("starttls:1");
+        sender.send(&message).await.unwrap_or_else(|error| panic!("STARTTLS send failed: {error}; aiosmtpd stderr: {}", server.stderr()));
+        sender.shutdown().await;
+        let messages = maildir_messages(&maildir);
+        assert_eq!(messages.len(), 1);
+        assert_eq!(decode_rfc2047(ParsedMail::parse(&messages[0]).header("Subject").unwrap()), message.subject);
+
+        // Without the private CA the certificate is not trusted, and nothing is sent.
+        let mut untrusted = server.config();
+        untrusted.host = "localhost".to_string();
+        untrusted.tls = Tls::StartTls;
+        let sender = EmailSender::smtp(untrusted).expect("build SMTP sender");
+        assert!(sender.send(&sample_message("starttls:2")).await.is_err());
+        assert_eq!(maildir_messages(&maildir).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn smtp_implicit_tls_with_private_ca() {
+        let work = TempDir::new("smtp-implicit");
+        let (server, maildir, cert) = start_tls_maildir_server(work.path(), true);
+        let mut config = server.config();
+        config.host = "localhost".to_string();
+        config.tls = Tls::Implicit;
+        config.root_certificate = Some(cert);
+        let sender = EmailSender::smtp(config).expect("build SMTP sender");
+        let message = sample_message("implicit:1");
+        sender.send(&message).await.unwrap_or_else(|error| panic!("implicit TLS send failed: {error}; aiosmtpd stderr: {}", server.stderr()));
+        sender.shutdown().await;
+        assert_eq!(maildir_messages(&maildir).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn smtp_plain_refused_when_server_requires_tls() {
+        let work = TempDir::new("smtp-requiretls");
+        let (server, maildir, _) = start_tls_maildir_server(work.path(), false);
+        let sender = EmailSender::smtp(server.config()).expect("build SMTP sender");
+        let error = sender.send(&sample_message("plain:1")).await.unwrap_err();
+        assert!(!error.message.is_empty());
+        assert!(maildir_messages(&maildir).is_empty(), "a server that requires TLS stores nothing sent in plaintext");
     }
 
     #[tokio::test]

@@ -54,6 +54,11 @@ fn sample_value(field: &str) -> Value {
         "unit_name" => json!("杭州某某特种设备有限公司"),
         "accepted" => json!(48),
         "rejected" => json!(2),
+        "certificate_no" => json!("TZ-2022-0042"),
+        "expires_on" => json!("2026-04-19"),
+        "apply_by" => json!("2026-03-19"),
+        "behind_count" => json!(3),
+        "behind_list" => json!("欧阳明华 工业锅炉司炉 12/20"),
         other => panic!("no sample value for field {other}; add one to sample_value"),
     }
 }
@@ -100,7 +105,7 @@ mod notify_templates {
         let loaded = Templates::load_dir(shipped_dir()).expect("load template directory");
 
         let files = shipped_file_names();
-        assert_eq!(files.len(), 36, "shipped files: {files:?}");
+        assert_eq!(files.len(), 44, "shipped files: {files:?}");
         for (channel, name, locale) in &files {
             assert!(
                 embedded.has(*channel, name, locale),

@@ -113,7 +113,10 @@ fn record(kind: RecordKind, key: &str, operator_ref: &str, sequence: u64) -> Syn
         operator_ref: operator_ref.to_owned(),
         sequence,
         occurred_at: "2026-03-01T02:30:00Z".parse().unwrap(),
-        body: json!({"minutes": 45, "course": "Q2-2026"}),
+        body: match kind {
+            RecordKind::Operator => json!({"name": "陈超", "id_number": "430302198302277431"}),
+            _ => json!({"minutes": 45, "course": "Q2-2026"}),
+        },
     }
 }
 
@@ -750,6 +753,40 @@ mod provincial {
         let synthetic = client.certificates(unseeded).await.unwrap();
         assert_eq!(synthetic, sim::synthetic_certificates(unseeded));
         assert_eq!(client.certificates(unseeded).await.unwrap(), synthetic);
+        sim.stop().await;
+    }
+
+    #[tokio::test]
+    async fn operator_without_id_number_gets_422() {
+        let dir = TempDir::new();
+        let sim = RunningSim::start_default(dir.path()).await;
+        let mut malformed = record(RecordKind::Operator, "op-c-1", "op-c", 1);
+        malformed.body = json!({"name": "陈超", "id_number": null});
+        let error = sim.client().push(&malformed).await.unwrap_err();
+        assert_eq!(error.kind, SyncErrorKind::Rejected);
+        assert_eq!(error.status, Some(422));
+        assert!(error.message.contains("body.id_number"), "{}", error.message);
+        assert_eq!(sim.stats().rejected, 1);
+        sim.stop().await;
+    }
+
+    #[tokio::test]
+    async fn seeded_error_rate_repeats() {
+        let dir = TempDir::new();
+        let sim = RunningSim::start_default(dir.path()).await;
+        let client = sim.client();
+        let mut runs = Vec::new();
+        for run in 0..2 {
+            sim.set_faults(SimFaults { error_rate: 0.5, seed: Some(42), ..SimFaults::default() });
+            let mut outcomes = Vec::new();
+            for n in 1..=20u64 {
+                let key = format!("seed-{run}-{n}");
+                outcomes.push(client.push(&record(RecordKind::StudySession, &key, &format!("seed-op-{run}-{n}"), 1)).await.is_ok());
+            }
+            runs.push(outcomes);
+        }
+        assert_eq!(runs[0], runs[1], "the same seed injects the same errors");
+        assert!(runs[0].iter().any(|ok| *ok) && runs[0].iter().any(|ok| !*ok), "{:?}", runs[0]);
         sim.stop().await;
     }
 

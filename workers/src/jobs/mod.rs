@@ -5,6 +5,7 @@
 mod cards;
 mod credits;
 mod exams;
+mod reconcile;
 mod screening;
 
 use serde_json::Value;
@@ -15,7 +16,7 @@ use crate::actions::ActionError;
 use crate::services::Services;
 
 /// Every job name a definition may use.
-pub const JOB_NAMES: &[&str] = &["screen_session", "screen_exam", "finalize_exam", "award_credits", "issue_card", "revoke_card"];
+pub const JOB_NAMES: &[&str] = &["screen_session", "screen_exam", "finalize_exam", "award_credits", "issue_card", "revoke_card", "reconcile_day", "pull_certificates"];
 
 pub async fn perform(services: &Services, entry: &OutboxEntry, name: &str) -> Result<Value, ActionError> {
     match name {
@@ -25,6 +26,8 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, name: &str) -> Re
         "award_credits" => credits::award_credits(services, entry).await,
         "issue_card" => cards::issue_card(services, entry).await,
         "revoke_card" => cards::revoke_card(services, entry).await,
+        "reconcile_day" => reconcile::reconcile_day(services, entry).await,
+        "pull_certificates" => crate::certificates::pull_job(services, entry).await,
         other => Err(ActionError::rejected(format!("unknown job {other}"))),
     }
 }

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lettre::message::{Mailbox, SinglePart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls as SmtpTls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls as SmtpTls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tracing::{info, warn};
 
@@ -40,6 +41,9 @@ pub struct SmtpConfig {
     /// Sender mailbox, such as `继续教育平台 <noreply@example.org>`.
     pub from: String,
     pub timeout: Duration,
+    /// PEM file of an extra trusted root certificate, for a server whose certificate a
+    /// private CA issued. The public web roots are trusted as well.
+    pub root_certificate: Option<PathBuf>,
 }
 
 impl SmtpConfig {
@@ -54,6 +58,7 @@ impl SmtpConfig {
             password: None,
             from: from.into(),
             timeout: DEFAULT_SMTP_TIMEOUT,
+            root_certificate: None,
         }
     }
 }
@@ -68,6 +73,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("from", &self.from)
             .field("timeout", &self.timeout)
+            .field("root_certificate", &self.root_certificate)
             .finish()
     }
 }
@@ -133,8 +139,8 @@ impl EmailSender {
 
         let tls = match config.tls {
             Tls::None => SmtpTls::None,
-            Tls::StartTls => SmtpTls::Required(tls_parameters(&config.host)?),
-            Tls::Implicit => SmtpTls::Wrapper(tls_parameters(&config.host)?),
+            Tls::StartTls => SmtpTls::Required(tls_parameters(&config.host, config.root_certificate.as_deref())?),
+            Tls::Implicit => SmtpTls::Wrapper(tls_parameters(&config.host, config.root_certificate.as_deref())?),
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
             .port(config.port)
@@ -225,11 +231,15 @@ fn parse_from(from: &str) -> Result<Mailbox, EmailConfigError> {
         })
 }
 
-fn tls_parameters(host: &str) -> Result<TlsParameters, EmailConfigError> {
-    TlsParameters::new(host.to_string()).map_err(|error| EmailConfigError::Tls {
-        host: host.to_string(),
-        message: error.to_string(),
-    })
+fn tls_parameters(host: &str, root_certificate: Option<&Path>) -> Result<TlsParameters, EmailConfigError> {
+    let tls_error = |message: String| EmailConfigError::Tls { host: host.to_string(), message };
+    let mut builder = TlsParameters::builder(host.to_string());
+    if let Some(path) = root_certificate {
+        let pem = std::fs::read(path).map_err(|error| tls_error(format!("cannot read root certificate {}: {error}", path.display())))?;
+        let certificate = Certificate::from_pem(&pem).map_err(|error| tls_error(format!("root certificate {} is not valid PEM: {error}", path.display())))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder.build_rustls().map_err(|error| tls_error(error.to_string()))
 }
 
 /// Builds the RFC 5322 message and returns it with its Message-ID.
@@ -256,9 +266,20 @@ fn build_message(
         .from(from.clone())
         .to(to)
         .subject(message.subject.as_str())
-        .message_id(Some(message_id.clone()))
-        .singlepart(SinglePart::plain(message.body.clone()))
-        .map_err(|error| DeliveryError::permanent(format!("failed to build email: {error}")))?;
+        .message_id(Some(message_id.clone()));
+    let email = if message.attachments.is_empty() {
+        email.singlepart(SinglePart::plain(message.body.clone()))
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(message.body.clone()));
+        for attachment in &message.attachments {
+            let content_type = ContentType::parse(&attachment.content_type).map_err(|error| {
+                DeliveryError::permanent(format!("attachment {:?} has an invalid content type {:?}: {error}", attachment.filename, attachment.content_type))
+            })?;
+            parts = parts.singlepart(Attachment::new(attachment.filename.clone()).body(attachment.content.clone(), content_type));
+        }
+        email.multipart(parts)
+    }
+    .map_err(|error| DeliveryError::permanent(format!("failed to build email: {error}")))?;
 
     Ok((email, message_id))
 }
@@ -432,6 +453,7 @@ mod tests {
             to: "zhang@example.com".to_string(),
             subject: "测试".to_string(),
             body: "正文".to_string(),
+            attachments: Vec::new(),
             idempotency_key: "enrolled:42".to_string(),
         };
         let (_, message_id) = build_message(&from, &message).unwrap();
@@ -445,6 +467,7 @@ mod tests {
             to: "not an address".to_string(),
             subject: "测试".to_string(),
             body: "正文".to_string(),
+            attachments: Vec::new(),
             idempotency_key: "k1".to_string(),
         };
         let error = build_message(&from, &message).unwrap_err();

@@ -34,16 +34,35 @@ impl fmt::Display for Channel {
     }
 }
 
-/// A plain-text email to one recipient.
+/// A plain-text email to one recipient, with optional attachments.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailMessage {
     /// Recipient address, optionally with a display name (`张伟 <zhang@example.com>`).
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// Files sent after the text; names may be Chinese (encoded per RFC 2231).
+    #[serde(default)]
+    pub attachments: Vec<EmailAttachment>,
     /// Stable key of this notification. A re-send with the same key reuses the same
     /// Message-ID and, in the file outbox, the same file.
     pub idempotency_key: String,
+}
+
+/// A file attached to an email.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailAttachment {
+    /// File name as the recipient sees it, such as `2026年度学分卡.pdf`.
+    pub filename: String,
+    /// MIME type, such as `application/pdf`.
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+impl fmt::Debug for EmailAttachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmailAttachment").field("filename", &self.filename).field("content_type", &self.content_type).field("bytes", &self.content.len()).finish()
+    }
 }
 
 /// A text message to one mainland mobile number.

@@ -9,6 +9,7 @@ mod email;
 mod message;
 mod mobile;
 mod sms;
+mod sms_provider;
 mod template_usage;
 mod templates;
 
@@ -16,13 +17,14 @@ pub use email::{
     DEFAULT_SMTP_TIMEOUT, EmailConfigError, EmailOutbox, EmailSender, SmtpConfig, Tls,
 };
 pub use message::{
-    Channel, DeliveryError, DeliveryErrorKind, DeliveryReceipt, EmailMessage, SmsMessage,
+    Channel, DeliveryError, DeliveryErrorKind, DeliveryReceipt, EmailAttachment, EmailMessage, SmsMessage,
 };
 pub use mobile::{InvalidMobile, mask_mobile, normalize_mobile};
 pub use sms::{
     DEFAULT_SMS_SIGN, DEFAULT_SMS_TIMEOUT, MAX_SMS_CHARS, SINGLE_SMS_CHARS, SmsConfigError,
     SmsGatewayConfig, SmsOutbox, SmsSender,
 };
+pub use sms_provider::{DEFAULT_MAX_PARAM_CHARS, SignedApiConfig, SignedTemplateApi, SmsProvider, sign_sms_request};
 pub use templates::{
     DEFAULT_LOCALE, Rendered, TemplateError, TemplateProblem, TemplateProblemKind, Templates,
 };

@@ -102,6 +102,9 @@ pub enum SmsSender {
     },
     /// A JSON Lines file, for development and for sites without a gateway.
     FileOutbox(SmsOutbox),
+    /// A provider adapter, such as the signed template API. The provider adds its own
+    /// registered sign, so the length check counts the body only.
+    Provider(std::sync::Arc<dyn super::SmsProvider>),
 }
 
 impl SmsSender {
@@ -189,6 +192,10 @@ impl SmsSender {
             SmsSender::FileOutbox(outbox) => {
                 check_length(&message.body, &mobile, message)?;
                 outbox.append(&mobile, message).await
+            }
+            SmsSender::Provider(provider) => {
+                check_length(&message.body, &mobile, message)?;
+                provider.send(&mobile, message).await
             }
         }
     }

@@ -71,6 +71,14 @@ const SHIPPED_FILES: &[(&str, &str)] = shipped_templates![
     "email/card_revoked.en.hbs",
     "email/roster_imported.zh-CN.hbs",
     "email/roster_imported.en.hbs",
+    "sms/certificate_review.zh-CN.hbs",
+    "sms/certificate_review.en.hbs",
+    "sms/unit_digest.zh-CN.hbs",
+    "sms/unit_digest.en.hbs",
+    "email/certificate_review.zh-CN.hbs",
+    "email/certificate_review.en.hbs",
+    "email/unit_digest.zh-CN.hbs",
+    "email/unit_digest.en.hbs",
 ];
 
 const SHIPPED_FIELDS: &str = include_str!("../../../definitions/templates/fields.yaml");

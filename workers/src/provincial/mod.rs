@@ -7,6 +7,7 @@
 //! runs the receiving side for development and tests.
 
 pub mod client;
+pub mod dead_letter;
 pub mod record;
 pub mod signature;
 pub mod sim;

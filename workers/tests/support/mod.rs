@@ -32,6 +32,8 @@ pub struct Harness {
     pub sim: SimState,
     pub dir: TempDir,
     pub handle: runtime::WorkerHandle,
+    /// The services the workers use, for tests that call scheduled jobs directly.
+    pub services: Arc<Services>,
 }
 
 pub async fn harness(db: Db) -> Harness {
@@ -43,8 +45,9 @@ pub async fn harness(db: Db) -> Harness {
 pub async fn harness_with_provincial(db: Db, provincial_url: Option<String>) -> Harness {
     let (services, parts) = services(db.clone(), provincial_url).await;
     let queues = JobQueues::connect(&db.url).await.unwrap();
-    let handle = runtime::start(Arc::new(services), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
-    Harness { engine: parts.engine, clock: parts.clock, sim: parts.sim, dir: parts.dir, handle }
+    let services = Arc::new(services);
+    let handle = runtime::start(services.clone(), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
+    Harness { engine: parts.engine, clock: parts.clock, sim: parts.sim, dir: parts.dir, handle, services }
 }
 
 /// What [`services`] builds besides the services themselves.
@@ -73,7 +76,10 @@ pub async fn services(db: Db, provincial_url: Option<String>) -> (Services, Part
     }
 
     // The provincial simulator on an ephemeral loopback port.
-    let sim = SimState::open(&dir.path.join("sim"), SimOptions::new(b"test-secret".to_vec())).await.unwrap();
+    // The simulator's outages follow the engine's simulated clock.
+    let mut sim_options = SimOptions::new(b"test-secret".to_vec());
+    sim_options.clock = Arc::new(clock.clone());
+    let sim = SimState::open(&dir.path.join("sim"), sim_options).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(serve_on(listener, sim.clone(), std::future::pending()));
@@ -134,4 +140,40 @@ pub async fn wait_advancing(h: &Harness, what: &str, mut done: impl AsyncFnMut()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// Returns every email the file outbox holds as its headers followed by the decoded
+/// body (base64 or quoted-printable), so tests can search the text.
+pub fn mail_texts(dir: &TempDir) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.path.join("mail")) else { return Vec::new() };
+    entries.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok()).map(|raw| decode_mail(&raw)).collect()
+}
+
+fn decode_mail(raw: &str) -> String {
+    use base64::Engine;
+    let raw = raw.replace("\r\n", "\n");
+    let Some((head, body)) = raw.split_once("\n\n") else { return raw };
+    let encoding = head.lines().find_map(|line| line.strip_prefix("Content-Transfer-Encoding:")).map(|value| value.trim().to_ascii_lowercase());
+    let decoded = match encoding.as_deref() {
+        Some("base64") => base64::engine::general_purpose::STANDARD.decode(body.split_whitespace().collect::<String>()).unwrap_or_default(),
+        Some("quoted-printable") => quoted_printable::decode(body.as_bytes(), quoted_printable::ParseMode::Robust).unwrap_or_default(),
+        _ => body.as_bytes().to_vec(),
+    };
+    format!("{head}\n\n{}", String::from_utf8_lossy(&decoded))
+}
+
+/// Inserts unit `u1` and an operator of it in state `complete`.
+pub async fn insert_unit_and_operator(db: &workflows::db::Db, operator_id: &str, mobile: &str, id_number: Option<&str>, email: Option<&str>) {
+    sqlx::query("INSERT INTO units (id, uscc, name, status, created_at) VALUES ('u1', '91430102051321883T', '湖南姚和电梯工程有限公司', 'active', 0) ON CONFLICT (id) DO NOTHING")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO operators (id, mobile, name, id_number, email, unit_id, status, created_at, updated_at) VALUES ($1, $2, '陈超', $3, $4, 'u1', 'complete', 0, 0)")
+        .bind(operator_id)
+        .bind(mobile)
+        .bind(id_number)
+        .bind(email)
+        .execute(&db.pool)
+        .await
+        .unwrap();
 }

@@ -12,7 +12,8 @@ pub const DUPLICATE_ACK_PROBABILITY: f64 = 0.5;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimFaults {
-    /// Unix seconds until which every `/v1/*` request gets `503 unavailable`.
+    /// Unix seconds, on the simulator's clock, until which every `/v1/*` request gets
+    /// `503 unavailable`.
     pub down_until: Option<i64>,
     /// Delay in milliseconds before every `/v1/*` request is handled.
     pub delay_ms: u64,
@@ -23,6 +24,9 @@ pub struct SimFaults {
     /// When true, a new record is stored but acknowledged with `duplicate: true` with probability
     /// [`DUPLICATE_ACK_PROBABILITY`].
     pub duplicate_acks: bool,
+    /// Seed of the generator behind `error_rate` and `duplicate_acks`, so a test run
+    /// repeats the same faults. Without it the generator is seeded from the OS.
+    pub seed: Option<u64>,
 }
 
 impl SimFaults {

@@ -104,7 +104,7 @@ impl Shared {
             tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
         }
 
-        let fault = if let Some(remaining) = faults.down_for(Utc::now().timestamp()) {
+        let fault = if let Some(remaining) = faults.down_for(self.clock.now().timestamp()) {
             let mut error = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 codes::UNAVAILABLE,
@@ -112,7 +112,7 @@ impl Shared {
             );
             error.retry_after = Some(remaining);
             Some(error)
-        } else if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
+        } else if faults.error_rate > 0.0 && self.chance(faults.error_rate) {
             Some(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 codes::INTERNAL_ERROR,
@@ -309,6 +309,10 @@ async fn push_record(
         return shared.push_error(key, error);
     }
 
+    if let Some((field, message)) = body_problem(&record) {
+        return shared.push_error(key, ApiError::invalid_record(field, message));
+    }
+
     // The lock spans the check and the append, so concurrent pushes for one operator are
     // admitted one at a time.
     let mut store = shared.store.lock().await;
@@ -349,7 +353,7 @@ async fn push_record(
             let ack_id = uuid::Uuid::now_v7().to_string();
             let stored = StoredRecord {
                 ack_id: ack_id.clone(),
-                received_at: Utc::now(),
+                received_at: shared.clock.now(),
                 record: record.clone(),
             };
             if let Err(store_error) = store.append(stored).await {
@@ -362,7 +366,7 @@ async fn push_record(
             }
             increment(&shared.counters.accepted);
 
-            let fake_duplicate = duplicate_acks && rand::random_bool(DUPLICATE_ACK_PROBABILITY);
+            let fake_duplicate = duplicate_acks && shared.chance(DUPLICATE_ACK_PROBABILITY);
             debug!(
                 idempotency_key = key,
                 %ack_id,
@@ -385,6 +389,19 @@ async fn push_record(
             )
                 .into_response()
         }
+    }
+}
+
+/// Checks the body rules the contract sets for some kinds: an `operator` record needs
+/// the 15 or 18 character `id_number` that certificates are matched by.
+fn body_problem(record: &crate::provincial::SyncRecord) -> Option<(&'static str, String)> {
+    if record.kind != crate::provincial::RecordKind::Operator {
+        return None;
+    }
+    match record.body.get("id_number").and_then(serde_json::Value::as_str) {
+        Some(id) if matches!(id.len(), 15 | 18) && id.bytes().all(|b| b.is_ascii_alphanumeric()) => None,
+        Some(_) => Some(("body.id_number", "id_number must be 15 or 18 letters and digits".to_owned())),
+        None => Some(("body.id_number", "id_number is missing".to_owned())),
     }
 }
 

@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use workflows::{Clock, SystemClock};
+
 use anyhow::Context;
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -44,6 +48,10 @@ pub struct SimOptions {
     /// JSON file `{ "<id_number>": [certificate, ...] }` for `GET /v1/certificates`. Id
     /// numbers not in the file get synthetic certificates.
     pub certificates_file: Option<PathBuf>,
+    /// Clock of the fault schedule (`down_until`) and of `received_at`. Tests pass the
+    /// engine's simulated clock so an outage of hours passes in moments. The signature
+    /// timestamp window always uses the system clock, because senders sign with it.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl SimOptions {
@@ -54,6 +62,7 @@ impl SimOptions {
             secret: secret.into(),
             faults: SimFaults::default(),
             certificates_file: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -65,6 +74,7 @@ impl std::fmt::Debug for SimOptions {
             .field("secret", &"<redacted>")
             .field("faults", &self.faults)
             .field("certificates_file", &self.certificates_file)
+            .field("clock_now", &self.clock.now())
             .finish()
     }
 }
@@ -109,6 +119,9 @@ struct Shared {
     secret: Vec<u8>,
     store: tokio::sync::Mutex<RecordStore>,
     faults: Mutex<SimFaults>,
+    /// Source of the random faults, reseeded when the faults carry a `seed`.
+    rng: Mutex<StdRng>,
+    clock: Arc<dyn Clock>,
     counters: Counters,
     certificates: CertificateSource,
 }
@@ -117,6 +130,19 @@ impl Shared {
     fn faults(&self) -> std::sync::MutexGuard<'_, SimFaults> {
         // The guarded value is plain data, so a panic elsewhere cannot leave it half-written.
         self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Returns true with probability `p`, from the seeded generator when one is set.
+    fn chance(&self, p: f64) -> bool {
+        use rand::Rng;
+        self.rng.lock().unwrap_or_else(PoisonError::into_inner).random_bool(p.clamp(0.0, 1.0))
+    }
+}
+
+fn rng_for(faults: &SimFaults) -> StdRng {
+    match faults.seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_os_rng(),
     }
 }
 
@@ -152,7 +178,9 @@ impl SimState {
                 key_id: options.key_id,
                 secret: options.secret,
                 store: tokio::sync::Mutex::new(store),
+                rng: Mutex::new(rng_for(&options.faults)),
                 faults: Mutex::new(options.faults),
+                clock: options.clock,
                 counters: Counters::default(),
                 certificates,
             }),
@@ -178,6 +206,7 @@ impl SimState {
     pub fn set_faults(&self, faults: SimFaults) -> Result<(), String> {
         faults.validate()?;
         info!(?faults, "provincial simulator faults changed");
+        *self.inner.rng.lock().unwrap_or_else(PoisonError::into_inner) = rng_for(&faults);
         *self.inner.faults() = faults;
         Ok(())
     }
