@@ -11,6 +11,7 @@ pub mod credits;
 pub mod db;
 pub mod enrollments;
 pub mod error;
+pub mod evidence_log;
 pub mod exams;
 pub mod extract;
 pub mod handoff;

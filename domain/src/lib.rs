@@ -9,3 +9,4 @@ pub mod roster;
 pub mod courseware;
 pub mod exam;
 pub mod study;
+pub mod review;

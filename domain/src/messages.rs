@@ -59,6 +59,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("api.yaml", include_str!("../../definitions/messages/api.yaml")),
     ("engine.yaml", include_str!("../../definitions/messages/engine.yaml")),
     ("cli.yaml", include_str!("../../definitions/messages/cli.yaml")),
+    ("review.yaml", include_str!("../../definitions/messages/review.yaml")),
 ];
 
 /// All message texts by code.

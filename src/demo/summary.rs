@@ -31,6 +31,10 @@ pub struct Summary {
     #[serde(skip)]
     pub attempts_refused_daily_limit: usize,
     pub review_decisions: i64,
+    /// Study sessions whose hours a review decision cleared.
+    pub sessions_voided: i64,
+    /// Exam attempts whose score a review decision voided.
+    pub scores_voided: i64,
     pub email_transport: &'static str,
 }
 
@@ -59,6 +63,8 @@ pub async fn collect(world: &World, tally: &Tally) -> anyhow::Result<Summary> {
         exams_failed: count(world, "SELECT COUNT(*) FROM exam_attempts WHERE passed = 0").await?,
         attempts_refused_daily_limit: tally.attempts_refused,
         review_decisions: count(world, "SELECT COUNT(*) FROM review_cases WHERE status <> 'open'").await?,
+        sessions_voided: count(world, "SELECT COUNT(*) FROM study_sessions WHERE status = 'voided'").await?,
+        scores_voided: count(world, "SELECT COUNT(*) FROM exam_attempts WHERE review_status = 'voided'").await?,
         email_transport: if world.smtp_used { "smtp" } else { "file_outbox" },
     })
 }
@@ -69,6 +75,7 @@ pub fn render_zh(summary: &Summary) -> String {
         "演示年度结束，汇总如下：".to_string(),
         format!("  导入作业人员 {} 人，名册中拒绝 {} 行", summary.operators_imported, summary.rows_rejected),
         format!("  学习记录 {} 条，其中 {} 条被标记待审核；审核决定 {} 件", summary.study_sessions, summary.sessions_flagged, summary.review_decisions),
+        format!("  审核清除学时的学习记录 {} 条，作废考试成绩 {} 次", summary.sessions_voided, summary.scores_voided),
         format!(
             "  考试 {} 次，其中未通过 {} 次；本次运行中因当天次数用完被拒绝 {} 次",
             summary.exam_attempts, summary.exams_failed, summary.attempts_refused_daily_limit

@@ -71,6 +71,10 @@ const SHIPPED_FILES: &[(&str, &str)] = shipped_templates![
     "email/card_revoked.en.hbs",
     "email/roster_imported.zh-CN.hbs",
     "email/roster_imported.en.hbs",
+    "sms/review_decided.zh-CN.hbs",
+    "sms/review_decided.en.hbs",
+    "email/review_decided.zh-CN.hbs",
+    "email/review_decided.en.hbs",
 ];
 
 const SHIPPED_FIELDS: &str = include_str!("../../../definitions/templates/fields.yaml");

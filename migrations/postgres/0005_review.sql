@@ -1,0 +1,27 @@
+-- Anti-cheat review: screening outcomes and reviewer decisions on review cases, and
+-- the device and IP address of study sessions for the cross-operator rules. Instants
+-- are unix milliseconds (UTC); JSON is TEXT.
+
+ALTER TABLE review_cases ADD COLUMN outcome TEXT NOT NULL DEFAULT 'review';  -- review | sample
+ALTER TABLE review_cases ADD COLUMN decision TEXT;         -- accept | clear_sessions | clear_course | clear_year | void_score
+ALTER TABLE review_cases ADD COLUMN effects TEXT;          -- JSON: sessions voided, credits withdrawn
+CREATE INDEX review_cases_enrollment ON review_cases (enrollment_id);
+
+ALTER TABLE study_sessions ADD COLUMN device TEXT;         -- evidence.device, copied by screening
+ALTER TABLE study_sessions ADD COLUMN ip TEXT;             -- evidence.ip, copied by screening
+CREATE INDEX study_sessions_device ON study_sessions (device, started_at);
+CREATE INDEX study_sessions_ip ON study_sessions (ip, started_at);
+CREATE INDEX study_sessions_operator ON study_sessions (operator_id, started_at);
+
+-- Every view of evidence (face images, snapshots, audio): who, when, which record.
+CREATE TABLE evidence_access_log (
+    id           TEXT PRIMARY KEY,
+    account_id   TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    subject_kind TEXT NOT NULL,            -- session | exam
+    subject_id   TEXT NOT NULL,            -- the study session or exam attempt
+    case_id      TEXT,                     -- the review case or appeal it was viewed for
+    purpose      TEXT NOT NULL,            -- review | appeal
+    accessed_at  BIGINT NOT NULL
+);
+CREATE INDEX evidence_access_log_subject ON evidence_access_log (subject_kind, subject_id, accessed_at);
