@@ -71,6 +71,11 @@ pub enum Command {
         #[arg(long)]
         operators: Option<usize>,
     },
+    /// Work with the operator archives.
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
     /// Run the provincial supervision platform simulator on loopback.
     ProvincialSim {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -108,6 +113,16 @@ pub enum DefinitionsCommand {
         /// Language of the messages: zh-CN or en.
         #[arg(long, default_value = "zh-CN")]
         lang: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ArchiveCommand {
+    /// Check the hash chain of every archive; prints the first broken entry of each broken chain and exits with 1 if any.
+    Verify {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -165,6 +180,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin { command: AdminCommand::Create { login, name, role, password_file } } => admin_cmd::create_admin(&login, &name, &role, password_file.as_deref()).await,
         Command::Import { command: ImportCommand::Roster { file, unit } } => admin_cmd::import_roster(&file, &unit).await,
         Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,
+        Command::Archive { command: ArchiveCommand::Verify { json } } => crate::archive_cmd::verify(json).await,
         Command::ProvincialSim { listen, store, key_id, secret } => sim_cmd::run(listen, store, key_id, secret).await,
     }
 }

@@ -3,6 +3,7 @@
 //! and carries the tools that drive the platform from outside.
 
 mod admin_cmd;
+mod archive_cmd;
 mod check_cmd;
 mod cli;
 mod config;

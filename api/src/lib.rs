@@ -6,6 +6,8 @@
 //! and request logging. Handlers take the current time from the engine's clock, never
 //! from the system, so tests and the demo can run on a simulated clock.
 
+pub mod archive_xlsx;
+pub mod archives;
 pub mod auth;
 pub mod credits;
 pub mod db;
@@ -97,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(exams::router())
         .merge(reviews::router())
+        .merge(archives::router())
         .merge(credits::router())
         .merge(ops::router())
         .fallback(unknown_route)

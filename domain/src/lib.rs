@@ -10,3 +10,4 @@ pub mod courseware;
 pub mod exam;
 pub mod study;
 pub mod review;
+pub mod archive;

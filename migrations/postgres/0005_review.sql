@@ -25,3 +25,25 @@ CREATE TABLE evidence_access_log (
     accessed_at  BIGINT NOT NULL
 );
 CREATE INDEX evidence_access_log_subject ON evidence_access_log (subject_kind, subject_id, accessed_at);
+
+-- Operator archives: append-only hash chains, one per operator and archive
+-- (training | continuing_education). Rows are never updated or deleted; a correction
+-- is a new row that names the seq it supersedes.
+CREATE TABLE archive_entries (
+    operator_id TEXT NOT NULL,
+    archive     TEXT NOT NULL,
+    seq         BIGINT NOT NULL,         -- 1, 2, 3 … within the operator's archive
+    kind        TEXT NOT NULL,            -- session | exam | finding | decision | credit | card_issued | card_revoked | correction | …
+    entry_key   TEXT NOT NULL,            -- idempotency key of the append
+    unit_id     TEXT,                     -- the operator's unit when recorded
+    body        TEXT NOT NULL,            -- JSON
+    recorded_by TEXT NOT NULL,            -- account id, or 'system'
+    approved_by TEXT,
+    supersedes  BIGINT,                  -- seq of the corrected entry
+    reason      TEXT,
+    recorded_at BIGINT NOT NULL,
+    prev_hash   TEXT NOT NULL,            -- hash of entry seq - 1; 64 zeros for seq 1
+    hash        TEXT NOT NULL,            -- SHA-256 over every other column
+    PRIMARY KEY (operator_id, archive, seq),
+    UNIQUE (operator_id, archive, entry_key)
+);

@@ -3,6 +3,7 @@
 //! credit card.
 
 pub mod actions;
+pub mod archive;
 pub mod courseware_store;
 pub mod cron;
 pub mod dispatcher;

@@ -2,7 +2,9 @@
 
 use axum::extract::{Path, State};
 use serde::Deserialize;
+use domain::archive::Archive;
 use serde_json::{Value, json};
+use workers::archive::{self, NewEntry};
 
 use super::effects::{self, CaseRef, Decision};
 use crate::auth::Caller;
@@ -70,6 +72,9 @@ pub async fn decide(State(state): State<AppState>, Path(case_id): Path<String>, 
     if decided.rows_affected() == 0 {
         return Err(ApiError::conflict("review.already_decided"));
     }
+    let body = json!({ "case_id": case_id, "record": case.kind, "record_id": case.subject_id, "decision": decision, "effects": effects });
+    let entry = NewEntry { reason: reason.as_deref(), ..NewEntry::system(&case.enrollment.operator_id, Archive::ContinuingEducation, "decision", format!("decision:{case_id}"), body) };
+    archive::append(&mut tx, state.engine.db.backend, NewEntry { recorded_by: &decided_by, ..entry }, now_ms).await?;
     tx.commit().await?;
     tracing::info!(case = %case_id, kind = %case.kind, decision = decision.as_str(), reviewer = %decided_by, enrollment = %case.enrollment.id,
         voided = effects.sessions_voided.len(), withdrawn = effects.credits_withdrawn.len(), "review decided");

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use domain::archive::Archive;
 use domain::exam::{Paper, courses_covered};
 use serde_json::{Value, json};
 use workflows::runtime::EventIn;
@@ -10,6 +11,7 @@ use workflows::runtime::outbox::OutboxEntry;
 
 use super::{payload_str, send};
 use crate::actions::ActionError;
+use crate::archive::{self, NewEntry};
 use crate::records;
 use crate::services::Services;
 
@@ -46,6 +48,9 @@ pub async fn award_credits(services: &Services, entry: &OutboxEntry) -> Result<V
         .execute(&mut *tx)
         .await?;
     }
+    let body = json!({ "attempt_id": attempt_id, "enrollment_id": enrollment.id, "year": enrollment.year, "item_code": enrollment.item_code, "courses": covered });
+    let archived = NewEntry::system(&enrollment.operator_id, Archive::ContinuingEducation, "credit", format!("credit:{attempt_id}"), body);
+    archive::append(&mut tx, services.engine.db.backend, archived, now_ms).await?;
     tx.commit().await?;
 
     // Step 3: report the total.

@@ -8,6 +8,7 @@
 //! - `sample`: the record counts at once and a review case opens for a later check;
 //! - `pass`: the record counts.
 
+use domain::archive::Archive;
 use domain::review::{self, ExamFacts, Finding, Outcome, Overlap, ReviewSettings, SessionFacts};
 use serde_json::{Value, json};
 use sqlx::{Any, Row, Transaction};
@@ -16,6 +17,7 @@ use workflows::runtime::outbox::OutboxEntry;
 
 use super::{payload_str, send};
 use crate::actions::ActionError;
+use crate::archive::{self, NewEntry};
 use crate::records;
 use crate::services::Services;
 
@@ -95,6 +97,11 @@ pub async fn screen_session(services: &Services, entry: &OutboxEntry) -> Result<
         open_case(&mut tx, services.engine.now_ms(), "session", session_id, &enrollment_id, outcome, &findings).await?;
     }
     sqlx::query("UPDATE study_sessions SET status = $1 WHERE id = $2 AND status = 'reported'").bind(new_status).bind(session_id).execute(&mut *tx).await?;
+    let record = json!({
+        "session_id": session_id, "enrollment_id": enrollment_id, "course_code": course_code, "started_at": started_at, "ended_at": ended_at,
+        "minutes": (ended_at - started_at) / 60_000, "face_check": face_check, "outcome": outcome,
+    });
+    archive_screening(services, &mut tx, &operator_id, "session", session_id, record, &findings).await?;
     tx.commit().await?;
     tracing::info!(session = %session_id, outcome = outcome.as_str(), findings = findings.len(), "study session screened");
     if outcome == Outcome::Review {
@@ -112,7 +119,7 @@ pub async fn screen_exam(services: &Services, entry: &OutboxEntry) -> Result<Val
     let pool = &services.engine.db.pool;
     let settings = ReviewSettings::current();
     let attempt_id = payload_str(entry, "attempt_id").ok_or_else(|| ActionError::invalid("screen_exam without attempt_id"))?;
-    let row = sqlx::query("SELECT enrollment_id, evidence, review_status, started_at, finished_at, answers FROM exam_attempts WHERE id = $1")
+    let row = sqlx::query("SELECT enrollment_id, evidence, review_status, started_at, finished_at, answers, operator_id, score FROM exam_attempts WHERE id = $1")
         .bind(attempt_id)
         .fetch_optional(pool)
         .await?
@@ -124,6 +131,8 @@ pub async fn screen_exam(services: &Services, entry: &OutboxEntry) -> Result<Val
         return Ok(json!({ "attempt": attempt_id, "status": review_status, "repeat": true }));
     }
     let answers: Value = serde_json::from_str(&row.get::<String, _>(5)).unwrap_or(Value::Null);
+    let operator_id: String = row.get(6);
+    let score: Option<f64> = row.get(7);
     let facts = ExamFacts {
         evidence: &evidence,
         started_at_ms: row.get(3),
@@ -139,6 +148,11 @@ pub async fn screen_exam(services: &Services, entry: &OutboxEntry) -> Result<Val
     }
     let new_status = if outcome == Outcome::Review { "pending" } else { "accepted" };
     sqlx::query("UPDATE exam_attempts SET review_status = $1 WHERE id = $2").bind(new_status).bind(attempt_id).execute(&mut *tx).await?;
+    let record = json!({
+        "attempt_id": attempt_id, "enrollment_id": enrollment_id, "started_at": facts.started_at_ms, "finished_at": facts.finished_at_ms,
+        "score": score, "passed": true, "outcome": outcome,
+    });
+    archive_screening(services, &mut tx, &operator_id, "exam", attempt_id, record, &findings).await?;
     tx.commit().await?;
     tracing::info!(attempt = %attempt_id, outcome = outcome.as_str(), findings = findings.len(), "exam attempt screened");
     if outcome == Outcome::Review {
@@ -146,6 +160,29 @@ pub async fn screen_exam(services: &Services, entry: &OutboxEntry) -> Result<Val
     }
     send(services, entry, EventIn::new(format!("screened:{attempt_id}"), "review_passed").with("attempt_id", attempt_id)).await?;
     Ok(json!({ "attempt": attempt_id, "outcome": outcome }))
+}
+
+/// Appends the screened record to the operator's continuing-education archive, and
+/// its findings as a second entry when there are any.
+async fn archive_screening(
+    services: &Services,
+    tx: &mut Transaction<'static, Any>,
+    operator_id: &str,
+    kind: &str,
+    record_id: &str,
+    record: Value,
+    findings: &[Finding],
+) -> Result<(), ActionError> {
+    let backend = services.engine.db.backend;
+    let now_ms = services.engine.now_ms();
+    let entry = NewEntry::system(operator_id, Archive::ContinuingEducation, kind, format!("{kind}:{record_id}"), record);
+    archive::append(tx, backend, entry, now_ms).await?;
+    if !findings.is_empty() {
+        let body = json!({ "record": kind, "record_id": record_id, "findings": findings });
+        let entry = NewEntry::system(operator_id, Archive::ContinuingEducation, "finding", format!("finding:{record_id}"), body);
+        archive::append(tx, backend, entry, now_ms).await?;
+    }
+    Ok(())
 }
 
 /// Returns the sessions other than `session_id` that overlap `[started_at, ended_at)`
