@@ -6,17 +6,12 @@
 
 mod support;
 
-use std::collections::HashSet;
-
 use api::auth::Role;
 use domain::courseware::Courseware;
-use domain::exam::{PaperRule, assemble_paper};
-use rand::SeedableRng;
 use serde_json::{Value, json};
-use support::{Enrolled, Platform, enrolled, platform, report_session, wait_until};
+use support::{Enrolled, Platform, enrolled, pass_exam, platform, report_session, wait_until};
 use workflows::both_backends;
 use workflows::db::Db;
-use workflows::runtime::{EventIn, EventOutcome};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -34,38 +29,6 @@ async fn study(p: &Platform, operator: &Enrolled, prefix: &str, courses: &[(Stri
         report_session(p, operator, &format!("{prefix}-{index}"), code, start, *minutes, "passed", json!({})).await;
         start += minutes * 60_000 + 60_000;
     }
-}
-
-/// Stores a passed attempt over `codes` (20 minutes, one answer per question) and sends
-/// `exam_started` and `exam_graded` as the exam API does.
-async fn pass_exam(p: &Platform, operator: &Enrolled, attempt_id: &str, codes: &[String], evidence: Value) {
-    let courseware = Courseware::embedded().unwrap();
-    let item = courseware.item("T").unwrap();
-    let chosen: Vec<_> = item.courses.iter().filter(|c| codes.contains(&c.code)).collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let paper = assemble_paper(&chosen, &PaperRule::default(), &HashSet::new(), &mut rng).unwrap();
-    let answers: serde_json::Map<String, Value> = paper.questions.iter().map(|q| (q.question_id.clone(), json!("A"))).collect();
-    let now = p.clock.now_utc().timestamp_millis();
-    sqlx::query(
-        "INSERT INTO exam_attempts (id, enrollment_id, operator_id, beijing_date, started_at, deadline_at, finished_at, status, paper, answers, score, passed, evidence, review_status, created_at)
-         VALUES ($1, $2, $3, '2026-03-05', $4, $5, $6, 'submitted', $7, $8, 100.0, 1, $9, 'none', $4)",
-    )
-    .bind(attempt_id)
-    .bind(&operator.enrollment_id)
-    .bind(&operator.operator_id)
-    .bind(now - 20 * 60_000)
-    .bind(now + 40 * 60_000)
-    .bind(now)
-    .bind(serde_json::to_string(&paper).unwrap())
-    .bind(Value::Object(answers).to_string())
-    .bind(evidence.to_string())
-    .execute(&p.db.pool)
-    .await
-    .unwrap();
-    let started = p.engine.send(&operator.instance_id, EventIn::new(format!("start:{attempt_id}"), "exam_started").with("attempt_id", attempt_id)).await.unwrap();
-    assert!(matches!(started, EventOutcome::Applied { .. }), "{started:?}");
-    let graded = EventIn::new(format!("graded:{attempt_id}"), "exam_graded").with("attempt_id", attempt_id).with("passed", true);
-    p.engine.send(&operator.instance_id, graded).await.unwrap();
 }
 
 /// Returns the open case of `subject_id` from the reviewer queue.

@@ -26,6 +26,7 @@ pub mod reviews;
 pub mod roster;
 pub mod sessions;
 pub mod study;
+pub mod unit_change;
 pub mod units;
 pub mod workflow;
 
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .merge(exams::router())
         .merge(reviews::router())
         .merge(archives::router())
+        .merge(unit_change::router())
         .merge(credits::router())
         .merge(ops::router())
         .fallback(unknown_route)

@@ -47,3 +47,9 @@ CREATE TABLE archive_entries (
     PRIMARY KEY (operator_id, archive, seq),
     UNIQUE (operator_id, archive, entry_key)
 );
+
+-- How an affiliation ended: released by the unit or by an association override.
+ALTER TABLE affiliations ADD COLUMN ended_by TEXT;        -- account id
+ALTER TABLE affiliations ADD COLUMN end_kind TEXT;        -- release | override
+ALTER TABLE affiliations ADD COLUMN end_reason TEXT;
+CREATE INDEX affiliations_operator ON affiliations (operator_id, started_at);

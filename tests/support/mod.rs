@@ -24,7 +24,7 @@ use workers::services::Services;
 use workflows::SimClock;
 use workflows::db::Db;
 use workflows::definition::set::DefinitionSet;
-use workflows::runtime::{Engine, EventIn};
+use workflows::runtime::{Engine, EventIn, EventOutcome};
 use workflows::testing::TempDir;
 
 const DEFINITIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/definitions");
@@ -116,6 +116,11 @@ impl Platform {
     pub async fn account(&self, role: Role, login: &str, unit_id: Option<&str>, mobile: Option<&str>) -> String {
         let account = NewAccount { role, login, password: PASSWORD, display_name: "测试账号", unit_id, institution_id: None, mobile, email: None };
         api::create_account(&self.db, &account, self.state.now_ms()).await.unwrap();
+        self.password_login(login).await
+    }
+
+    /// Logs an existing account in again, as after the clock passed its session's end.
+    pub async fn password_login(&self, login: &str) -> String {
         let (status, body) = self.post("/api/auth/password-login", None, json!({ "login": login, "password": PASSWORD })).await;
         assert_eq!(status, 200, "{body}");
         body["token"].as_str().unwrap().to_string()
@@ -221,4 +226,70 @@ pub async fn report_session(p: &Platform, operator: &Enrolled, id: &str, course:
     .await
     .unwrap();
     p.engine.send(&operator.instance_id, EventIn::new(format!("session:{id}"), "session_reported").with("session_id", id)).await.unwrap();
+}
+
+impl Platform {
+    /// Logs in `mobile` by SMS code, reading the code from the `code_requested` outbox
+    /// entry as the notify worker does; returns the login response body.
+    pub async fn login_operator(&self, mobile: &str) -> Value {
+        let (status, body) = self.post("/api/auth/code", None, json!({ "mobile": mobile })).await;
+        assert_eq!(status, 202, "{body}");
+        let code_id: String = sqlx::query_scalar("SELECT id FROM login_codes WHERE mobile = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
+            .bind(mobile)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap();
+        let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM wf_outbox WHERE kind = 'notify'").fetch_all(&self.db.pool).await.unwrap();
+        let code = actions
+            .iter()
+            .map(|text| serde_json::from_str::<Value>(text).unwrap())
+            .find(|action| action["event_id"] == code_id.as_str())
+            .and_then(|action| action["payload"]["secret_code"].as_str().map(str::to_string))
+            .expect("the code_requested outbox entry carries the code");
+        let (status, body) = self.post("/api/auth/login", None, json!({ "mobile": mobile, "code": code })).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+/// Completes an 18-digit ID number from its first 17 digits.
+pub fn id_number(body17: &str) -> String {
+    format!("{body17}{}", domain::identity::checksum::id_number_check_character(body17).unwrap())
+}
+
+/// Completes a unified social credit code from 17 characters.
+pub fn uscc(body17: &str) -> String {
+    format!("{body17}{}", domain::identity::checksum::uscc_check_character(body17).unwrap())
+}
+
+/// Stores a passed attempt over `codes` (20 minutes, one answer per question) and sends
+/// `exam_started` and `exam_graded` as the exam API does.
+pub async fn pass_exam(p: &Platform, operator: &Enrolled, attempt_id: &str, codes: &[String], evidence: Value) {
+    let courseware = Courseware::embedded().unwrap();
+    let item = courseware.item("T").unwrap();
+    let chosen: Vec<_> = item.courses.iter().filter(|c| codes.contains(&c.code)).collect();
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7);
+    let paper = domain::exam::assemble_paper(&chosen, &domain::exam::PaperRule::default(), &Default::default(), &mut rng).unwrap();
+    let answers: serde_json::Map<String, Value> = paper.questions.iter().map(|q| (q.question_id.clone(), json!("A"))).collect();
+    let now = p.clock.now_utc().timestamp_millis();
+    sqlx::query(
+        "INSERT INTO exam_attempts (id, enrollment_id, operator_id, beijing_date, started_at, deadline_at, finished_at, status, paper, answers, score, passed, evidence, review_status, created_at)
+         VALUES ($1, $2, $3, '2026-03-05', $4, $5, $6, 'submitted', $7, $8, 100.0, 1, $9, 'none', $4)",
+    )
+    .bind(attempt_id)
+    .bind(&operator.enrollment_id)
+    .bind(&operator.operator_id)
+    .bind(now - 20 * 60_000)
+    .bind(now + 40 * 60_000)
+    .bind(now)
+    .bind(serde_json::to_string(&paper).unwrap())
+    .bind(Value::Object(answers).to_string())
+    .bind(evidence.to_string())
+    .execute(&p.db.pool)
+    .await
+    .unwrap();
+    let started = p.engine.send(&operator.instance_id, EventIn::new(format!("start:{attempt_id}"), "exam_started").with("attempt_id", attempt_id)).await.unwrap();
+    assert!(matches!(started, EventOutcome::Applied { .. }), "{started:?}");
+    let graded = EventIn::new(format!("graded:{attempt_id}"), "exam_graded").with("attempt_id", attempt_id).with("passed", true);
+    p.engine.send(&operator.instance_id, graded).await.unwrap();
 }
