@@ -7,6 +7,7 @@
 //! from the system, so tests and the demo can run on a simulated clock.
 
 pub mod archive_xlsx;
+pub mod appeals;
 pub mod archives;
 pub mod auth;
 pub mod credits;
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reviews::router())
         .merge(archives::router())
         .merge(unit_change::router())
+        .merge(appeals::router())
         .merge(credits::router())
         .merge(ops::router())
         .fallback(unknown_route)

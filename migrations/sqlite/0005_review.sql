@@ -53,3 +53,29 @@ ALTER TABLE affiliations ADD COLUMN ended_by TEXT;        -- account id
 ALTER TABLE affiliations ADD COLUMN end_kind TEXT;        -- release | override
 ALTER TABLE affiliations ADD COLUMN end_reason TEXT;
 CREATE INDEX affiliations_operator ON affiliations (operator_id, started_at);
+
+-- Appeals (申诉) against review decisions: one per case, decided by another reviewer.
+CREATE TABLE review_appeals (
+    id              TEXT PRIMARY KEY,
+    case_id         TEXT NOT NULL UNIQUE REFERENCES review_cases (id),
+    operator_id     TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    status          TEXT NOT NULL,        -- open | upheld | overturned
+    decided_by      TEXT,
+    decided_at      INTEGER,
+    decision_reason TEXT,
+    effects         TEXT,                 -- JSON: what overturning restored
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX review_appeals_status ON review_appeals (status, created_at);
+
+CREATE TABLE appeal_files (
+    appeal_id    TEXT NOT NULL REFERENCES review_appeals (id),
+    seq          INTEGER NOT NULL,
+    file_name    TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,        -- bytes
+    sha256       TEXT NOT NULL,
+    content      BLOB NOT NULL,
+    PRIMARY KEY (appeal_id, seq)
+);

@@ -293,3 +293,42 @@ pub async fn pass_exam(p: &Platform, operator: &Enrolled, attempt_id: &str, code
     let graded = EventIn::new(format!("graded:{attempt_id}"), "exam_graded").with("attempt_id", attempt_id).with("passed", true);
     p.engine.send(&operator.instance_id, graded).await.unwrap();
 }
+
+/// One part of a multipart form: field name, file name for a file part, content type, bytes.
+pub struct Part<'a> {
+    pub name: &'a str,
+    pub file_name: Option<&'a str>,
+    pub content_type: &'a str,
+    pub bytes: Vec<u8>,
+}
+
+impl Platform {
+    /// Posts a multipart/form-data body; returns (status, body).
+    pub async fn post_multipart(&self, path: &str, token: &str, parts: &[Part<'_>]) -> (u16, Value) {
+        let boundary = "certflow-test-boundary-7f3a";
+        let mut body = Vec::new();
+        for part in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match part.file_name {
+                Some(file_name) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{}\"; filename=\"{file_name}\"\r\n", part.name).as_bytes()),
+                None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{}\"\r\n", part.name).as_bytes()),
+            }
+            body.extend_from_slice(format!("Content-Type: {}\r\n\r\n", part.content_type).as_bytes());
+            body.extend_from_slice(&part.bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}

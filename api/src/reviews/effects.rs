@@ -206,7 +206,7 @@ pub async fn apply(state: &AppState, tx: &mut Tx, case: &CaseRef, decision: Deci
 
 /// Returns the courses the enrollment's cleared sessions complete, read inside `tx`
 /// with the same rule as [`crate::study::course_progress`].
-async fn completed_courses(state: &AppState, tx: &mut Tx, enrollment: &EnrollmentRow) -> Result<HashSet<String>, ApiError> {
+pub(crate) async fn completed_courses(state: &AppState, tx: &mut Tx, enrollment: &EnrollmentRow) -> Result<HashSet<String>, ApiError> {
     let rows = sqlx::query("SELECT course_code, started_at, ended_at FROM study_sessions WHERE enrollment_id = $1 AND status = 'cleared'")
         .bind(&enrollment.id)
         .fetch_all(&mut **tx)
