@@ -79,3 +79,14 @@ CREATE TABLE appeal_files (
     content      BYTEA NOT NULL,
     PRIMARY KEY (appeal_id, seq)
 );
+
+-- Evidence removed by the retention job: which record, which evidence fields, when.
+CREATE TABLE evidence_deletions (
+    id             TEXT PRIMARY KEY,
+    subject_kind   TEXT NOT NULL,          -- session | exam
+    subject_id     TEXT NOT NULL,
+    fields         TEXT NOT NULL,          -- JSON list of the evidence fields removed
+    retention_days BIGINT NOT NULL,
+    deleted_at     BIGINT NOT NULL
+);
+CREATE INDEX evidence_deletions_subject ON evidence_deletions (subject_kind, subject_id);

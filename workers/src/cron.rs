@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Shanghai;
 use cron::Schedule;
+use domain::review::ReviewSettings;
 use tokio::sync::watch;
 
 use crate::services::Services;
@@ -41,6 +42,12 @@ pub async fn run(services: Arc<Services>, mut shutdown: watch::Receiver<bool>) {
         .iter()
         .map(|(name, expression)| Entry { name, schedule: Schedule::from_str(expression).expect("built-in cron expression is valid"), last: started - chrono::Duration::hours(1) })
         .collect();
+    // The evidence retention job runs on the schedule of definitions/review.yaml.
+    let retention_cron = &ReviewSettings::current().evidence.retention_cron;
+    match Schedule::from_str(retention_cron) {
+        Ok(schedule) => entries.push(Entry { name: "evidence_retention", schedule, last: started }),
+        Err(error) => tracing::error!(%error, cron = %retention_cron, "evidence retention schedule is invalid; the job will not run"),
+    }
     tracing::info!(jobs = entries.len(), "scheduler started");
 
     loop {
@@ -74,6 +81,13 @@ async fn run_job(services: &Services, name: &str) {
             Ok(_) => tracing::debug!("stuck-instance check found nothing"),
             Err(error) => tracing::error!(%error, "stuck-instance check failed"),
         },
+        "evidence_retention" => {
+            let days = ReviewSettings::current().evidence.retention_days;
+            match crate::retention::purge_expired(&services.engine, days).await {
+                Ok(purged) => tracing::info!(sessions = purged.sessions, attempts = purged.attempts, retention_days = days, "evidence retention run finished"),
+                Err(error) => tracing::error!(%error, "evidence retention run failed"),
+            }
+        }
         other => tracing::error!(job = other, "unknown scheduled job"),
     }
 }
@@ -90,6 +104,15 @@ mod tests {
         assert!(!is_due(&schedule, last, last + chrono::Duration::minutes(59)));
         assert!(is_due(&schedule, last, last + chrono::Duration::minutes(60)));
         assert!(is_due(&schedule, last, last + chrono::Duration::days(3)), "missed hours run once");
+    }
+
+    #[test]
+    fn retention_schedule_is_beijing_night() {
+        // The shipped 02:30 Beijing is 18:30 UTC the day before.
+        let schedule = Schedule::from_str(&ReviewSettings::embedded().evidence.retention_cron).unwrap();
+        let last = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+        assert!(!is_due(&schedule, last, Utc.with_ymd_and_hms(2026, 3, 4, 18, 29, 0).unwrap()));
+        assert!(is_due(&schedule, last, Utc.with_ymd_and_hms(2026, 3, 4, 18, 30, 0).unwrap()));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod notify_action;
 pub mod provincial;
 pub mod queues;
 pub mod records;
+pub mod retention;
 pub mod runtime;
 pub mod services;
 mod sync_action;
