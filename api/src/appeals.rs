@@ -2,7 +2,7 @@
 //!
 //! The operator may appeal a decision other than `accept` within the window of
 //! `definitions/review.yaml` (Beijing calendar days after the decision), with a reason
-//! and up to [`MAX_FILES`] PDF, JPEG or PNG files. Another reviewer than the one who
+//! and supporting files (`crate::documents`). Another reviewer than the one who
 //! decided the case decides the appeal: `uphold` keeps the decision, `overturn` restores
 //! what it changed (sessions, the attempt, withdrawn credits). Either outcome sends
 //! `review_decided`, which notifies the operator and the unit admin, pushes a decision
@@ -27,34 +27,17 @@ use workflows::clock::{beijing_date, from_millis};
 
 use crate::auth::Caller;
 use crate::db::new_id;
+use crate::documents::{MAX_BODY_BYTES, read_form};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::reviews::effects::{self, CaseRef, Effects};
 use crate::AppState;
 
-/// Files one appeal may carry.
-pub const MAX_FILES: usize = 5;
-/// Largest file accepted, in bytes (10 MiB).
-pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
-
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/reviews/{case_id}/appeal", post(file_appeal).layer(DefaultBodyLimit::max(MAX_FILES * MAX_FILE_BYTES + 64 * 1024)))
+        .route("/api/reviews/{case_id}/appeal", post(file_appeal).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
         .route("/api/appeals", get(list))
         .route("/api/appeals/{appeal_id}/decision", post(decide))
-}
-
-/// Returns the content type of a PDF, JPEG or PNG file from its first bytes, or `None`.
-fn sniff_type(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"%PDF-") {
-        Some("application/pdf")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else {
-        None
-    }
 }
 
 /// Returns the last Beijing date on which a decision made at `decided_at_ms` may be appealed.
@@ -82,25 +65,9 @@ async fn file_appeal(State(state): State<AppState>, caller: Caller, Path(case_id
     }
 
     // Step 2: the reason and the files, checked before anything is stored.
-    let mut reason = String::new();
-    let mut files: Vec<(String, &'static str, Vec<u8>)> = Vec::new();
-    while let Some(field) = form.next_field().await? {
-        match (field.name().unwrap_or_default().to_string(), field.file_name().map(str::to_string)) {
-            (name, None) if name == "reason" => reason = field.text().await?.trim().to_string(),
-            (_, Some(file_name)) => {
-                if files.len() == MAX_FILES {
-                    return Err(ApiError::invalid("appeal.too_many_files").field("files").arg("max", MAX_FILES));
-                }
-                let bytes = field.bytes().await?;
-                if bytes.len() > MAX_FILE_BYTES {
-                    return Err(ApiError::invalid("appeal.file_too_large").field("files").arg("file", &file_name).arg("max_mb", MAX_FILE_BYTES / 1024 / 1024));
-                }
-                let content_type = sniff_type(&bytes).ok_or_else(|| ApiError::invalid("appeal.file_type").field("files").arg("file", &file_name))?;
-                files.push((file_name, content_type, bytes.to_vec()));
-            }
-            _ => {}
-        }
-    }
+    let (fields, documents) = read_form(&mut form).await?;
+    let reason = fields.get("reason").cloned().unwrap_or_default();
+    let files: Vec<(String, &'static str, Vec<u8>)> = documents.into_iter().map(|d| (d.file_name, d.content_type, d.bytes)).collect();
     if reason.is_empty() {
         return Err(ApiError::invalid("appeal.reason_required").field("reason"));
     }

@@ -12,6 +12,7 @@ pub mod archives;
 pub mod auth;
 pub mod credits;
 pub mod db;
+pub mod documents;
 pub mod enrollments;
 pub mod error;
 pub mod evidence_log;
@@ -29,6 +30,7 @@ pub mod sessions;
 pub mod study;
 pub mod unit_change;
 pub mod units;
+pub mod verifications;
 pub mod workflow;
 
 use std::collections::HashMap;
@@ -104,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .merge(archives::router())
         .merge(unit_change::router())
         .merge(appeals::router())
+        .merge(verifications::router())
         .merge(credits::router())
         .merge(ops::router())
         .fallback(unknown_route)

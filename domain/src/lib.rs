@@ -11,3 +11,4 @@ pub mod exam;
 pub mod study;
 pub mod review;
 pub mod archive;
+pub mod realname;

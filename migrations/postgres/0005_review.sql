@@ -90,3 +90,32 @@ CREATE TABLE evidence_deletions (
     deleted_at     BIGINT NOT NULL
 );
 CREATE INDEX evidence_deletions_subject ON evidence_deletions (subject_kind, subject_id);
+
+-- Manual verification (人工核验) by association staff from uploaded documents: units
+-- whose credit code fails the checksum, operators whose real-name check failed.
+ALTER TABLE operators ADD COLUMN real_name_status TEXT;   -- NULL unchecked | passed | failed | verified_manually
+CREATE TABLE manual_verifications (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,            -- unit_credit_code | operator_real_name
+    subject_id   TEXT NOT NULL,            -- unit id or operator id
+    note         TEXT,
+    status       TEXT NOT NULL,            -- open | approved | rejected
+    submitted_by TEXT NOT NULL,            -- account id or operator id
+    decided_by   TEXT,
+    decided_at   BIGINT,
+    reason       TEXT,
+    created_at   BIGINT NOT NULL
+);
+CREATE INDEX manual_verifications_status ON manual_verifications (status, created_at);
+CREATE UNIQUE INDEX manual_verifications_one_open ON manual_verifications (kind, subject_id) WHERE status = 'open';
+
+CREATE TABLE verification_documents (
+    verification_id TEXT NOT NULL REFERENCES manual_verifications (id),
+    seq             BIGINT NOT NULL,
+    file_name       TEXT NOT NULL,
+    content_type    TEXT NOT NULL,
+    size            BIGINT NOT NULL,      -- bytes
+    sha256          TEXT NOT NULL,
+    content         BYTEA NOT NULL,
+    PRIMARY KEY (verification_id, seq)
+);
