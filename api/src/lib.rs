@@ -23,6 +23,7 @@ pub mod idempotency;
 pub mod institutions;
 pub mod mask;
 pub mod operator;
+pub mod past_records;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(unit_change::router())
         .merge(appeals::router())
         .merge(verifications::router())
+        .merge(past_records::router())
         .merge(credits::router())
         .merge(ops::router())
         .fallback(unknown_route)

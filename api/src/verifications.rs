@@ -158,6 +158,8 @@ async fn decide(State(state): State<AppState>, caller: Caller, Path(verification
     if reason.is_empty() {
         return Err(ApiError::invalid("verification.reason_required").field("reason"));
     }
+
+    // Step 1: the open request, read and decided in one transaction.
     let now_ms = state.now_ms();
     let mut tx = state.engine.db.begin_write().await?;
     let row = sqlx::query("SELECT kind, subject_id, status FROM manual_verifications WHERE id = $1")
@@ -180,6 +182,8 @@ async fn decide(State(state): State<AppState>, caller: Caller, Path(verification
         .bind(&verification_id)
         .execute(&mut *tx)
         .await?;
+
+    // Step 2: the effect on the unit or the operator.
     match (kind.as_str(), approve) {
         ("unit_credit_code", true) => {
             sqlx::query("UPDATE units SET status = 'active' WHERE id = $1").bind(&subject_id).execute(&mut *tx).await?;

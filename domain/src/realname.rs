@@ -10,7 +10,7 @@ use std::pin::Pin;
 /// A boxed future, so providers can be used as trait objects.
 pub type ProviderFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
 
-/// What a provider answered.
+/// The result a provider returns for one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckResult {
     /// The data match.

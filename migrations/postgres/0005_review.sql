@@ -119,3 +119,22 @@ CREATE TABLE verification_documents (
     content         BYTEA NOT NULL,
     PRIMARY KEY (verification_id, seq)
 );
+
+-- Continuing-education records of years before the platform, uploaded by units or staff
+-- and counted only once approved. From the platform's first year on, only platform
+-- data counts.
+CREATE TABLE past_year_records (
+    id           TEXT PRIMARY KEY,
+    operator_id  TEXT NOT NULL REFERENCES operators (id),
+    year         BIGINT NOT NULL,
+    item_code    TEXT NOT NULL,            -- 作业项目代号
+    credits      BIGINT NOT NULL,
+    source       TEXT NOT NULL,            -- who kept the record: the former platform, the unit's ledger …
+    status       TEXT NOT NULL,            -- pending | approved | rejected
+    submitted_by TEXT NOT NULL,
+    decided_by   TEXT,
+    decided_at   BIGINT,
+    reason       TEXT,
+    created_at   BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX past_year_records_one ON past_year_records (operator_id, year, item_code) WHERE status <> 'rejected';
