@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::AppState;
 
-/// The most credits one item earns in a year.
+/// Maximum credits one item earns in a year.
 const MAX_CREDITS: i64 = 20;
 /// The earliest year a record may be uploaded for.
 const FIRST_YEAR: i64 = 2000;
