@@ -94,6 +94,11 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Work with the operator archives.
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
     /// Run the provincial supervision platform simulator on loopback.
     ProvincialSim {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -218,6 +223,16 @@ pub enum BenchCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ArchiveCommand {
+    /// Check the hash chain of every archive; prints the first broken entry of each broken chain and exits with 1 if any.
+    Verify {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AdminCommand {
     /// Create an association staff account; the password comes from --password-file or CERTFLOW_ADMIN_PASSWORD (at least 10 characters).
     Create {
@@ -277,6 +292,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,
         Command::CrashDrill { rounds, operators, database, seed, json } => crate::crash::run(crate::crash::DrillOptions { rounds, operators, database, seed, json }).await,
         Command::Bench { command: BenchCommand::Exam { quick, budget_ms, json } } => crate::bench::exam(crate::bench::ExamBenchOptions { quick, budget_ms, json }),
+        Command::Archive { command: ArchiveCommand::Verify { json } } => crate::archive_cmd::verify(json).await,
         Command::ProvincialSim { listen, store, key_id, secret } => sim_cmd::run(listen, store, key_id, secret).await,
     }
 }

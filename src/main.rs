@@ -4,6 +4,7 @@
 
 mod admin_cmd;
 mod bench;
+mod archive_cmd;
 mod check_cmd;
 mod cli;
 mod config;

@@ -45,6 +45,12 @@ pub async fn build(config: &Config, clock: SharedClock) -> anyhow::Result<Platfo
         engine.publish_if_new(versioned, "startup", "").await?;
     }
 
+    // Review thresholds: the definitions folder's own review.yaml, else the embedded one.
+    if let Some(path) = config.definitions_dir.as_ref().map(|dir| dir.join("review.yaml")).filter(|path| path.is_file()) {
+        let settings = domain::review::ReviewSettings::parse(&std::fs::read_to_string(&path)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        domain::review::ReviewSettings::install(settings);
+    }
+
     let courseware = match &config.definitions_dir {
         Some(dir) if dir.join("courseware").is_dir() => Courseware::load_dir(&dir.join("courseware")).map_err(|e| anyhow::anyhow!("{}", e.message(Locale::En)))?,
         _ => Courseware::embedded().map_err(|e| anyhow::anyhow!("{}", e.message(Locale::En)))?,

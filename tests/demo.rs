@@ -41,6 +41,8 @@ fn check_totals(summary: &Value) {
     assert_eq!(summary["instances_by_state"]["registration"]["complete"], 12);
     let annual: i64 = summary["instances_by_state"]["annual_ce"].as_object().unwrap().values().map(|n| n.as_i64().unwrap()).sum();
     assert_eq!(annual, 12, "one annual instance per operator");
+    assert!(summary["sessions_voided"].as_i64().unwrap() >= 1, "a reviewer cleared the hours of a session: {summary}");
+    assert!(summary["scores_voided"].as_i64().unwrap() >= 1, "a reviewer voided an exam score: {summary}");
     let credits = summary["credits_awarded"].as_i64().unwrap();
     assert_eq!(credits, summary["cards_issued"].as_i64().unwrap() * 20, "every card stands for 20 credits: {summary}");
 }

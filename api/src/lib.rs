@@ -6,14 +6,19 @@
 //! and request logging. Handlers take the current time from the engine's clock, never
 //! from the system, so tests and the demo can run on a simulated clock.
 
+pub mod archive_xlsx;
+pub mod appeals;
+pub mod archives;
 pub mod auth;
 pub mod bank;
 pub mod certificates;
 pub mod credits;
 pub mod db;
 pub mod definitions;
+pub mod documents;
 pub mod enrollments;
 pub mod error;
+pub mod evidence_log;
 pub mod exams;
 pub mod extract;
 pub mod handoff;
@@ -22,13 +27,16 @@ pub mod institutions;
 pub mod mask;
 pub mod operator;
 pub mod openapi;
+pub mod past_records;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
 pub mod sessions;
 pub mod study;
 pub mod sync_ops;
+pub mod unit_change;
 pub mod units;
+pub mod verifications;
 pub mod workflow;
 pub mod xapi;
 
@@ -111,6 +119,11 @@ pub fn router(state: AppState) -> Router {
         .merge(exams::router())
         .merge(bank::router())
         .merge(reviews::router())
+        .merge(archives::router())
+        .merge(unit_change::router())
+        .merge(appeals::router())
+        .merge(verifications::router())
+        .merge(past_records::router())
         .merge(credits::router())
         .merge(ops::router())
         .merge(definitions::router())

@@ -254,7 +254,15 @@ async fn complete_info(State(state): State<AppState>, caller: Caller, Json(reque
         workflow::send(&state, &instance.id, EventIn::new(event_id, event)).await?;
     }
     if instance.state != "complete" {
-        let event = EventIn::new(format!("info_completed:{}", operator.id), "info_completed").with("has_unit", true);
+        // One event per period at a unit, so joining a new unit after a release is not
+        // taken for a repeat of the first join.
+        let period: Option<String> = sqlx::query_scalar("SELECT id FROM affiliations WHERE operator_id = $1 AND unit_id = $2 AND ended_at IS NULL")
+            .bind(&operator.id)
+            .bind(&unit_id)
+            .fetch_optional(&state.engine.db.pool)
+            .await?;
+        let event_id = format!("info_completed:{}:{}", operator.id, period.unwrap_or_default());
+        let event = EventIn::new(event_id, "info_completed").with("has_unit", true);
         workflow::send(&state, &instance.id, event).await?;
     }
     tracing::info!(operator = %operator.id, unit = %unit_id, items = items.len(), "operator info completed");

@@ -10,3 +10,6 @@ pub mod courseware;
 pub mod bank;
 pub mod exam;
 pub mod study;
+pub mod review;
+pub mod archive;
+pub mod realname;

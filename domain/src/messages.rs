@@ -62,6 +62,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("sync.yaml", include_str!("../../definitions/messages/sync.yaml")),
     ("xapi.yaml", include_str!("../../definitions/messages/xapi.yaml")),
     ("cli.yaml", include_str!("../../definitions/messages/cli.yaml")),
+    ("review.yaml", include_str!("../../definitions/messages/review.yaml")),
 ];
 
 /// All message texts by code.

@@ -300,17 +300,28 @@ async fn study(world: &World, person: &Person, institution: &Value, courseware: 
     Ok(())
 }
 
-/// Decides every open review case: study sessions as each operator's plan sets,
-/// flagged exams accepted.
+/// Decides every open review case through the API: a study session as the operator's
+/// plan sets (accepted, or its hours cleared), a sampled clean record accepted, and of
+/// the flagged exams every second one's score voided, the others accepted.
 async fn decide_reviews(world: &World, people: &[Person], tally: &mut Tally) -> anyhow::Result<()> {
     // Sessions last 12 hours of the clock, so the reviewer logs in on the day of review.
     let reviewer = &staff_token(world, api::auth::Role::Reviewer, "demo-reviewer", "审核员").await?;
     let cases = world.client.get("/api/reviews?status=open&limit=500", Some(reviewer)).await?.expect("review queue")?;
+    let mut flagged_exams = 0;
     for case in cases["cases"].as_array().into_iter().flatten() {
         let enrollment = case["enrollment_id"].as_str().unwrap_or_default();
         let person = people.iter().find(|p| p.enrollment_id.as_deref() == Some(enrollment));
-        let accept = case["kind"] != "session" || person.and_then(|p| p.flagged_session).unwrap_or(true);
-        let (decision, reason) = if accept { ("accept", "核对抓拍照片后确认为本人学习") } else { ("reject", "人脸核验未通过且无法确认为本人，本次学习无效，请重新学习") };
+        let (decision, reason) = match (case["kind"].as_str(), case["outcome"].as_str()) {
+            (_, Some("sample")) => ("accept", "抽查核对抓拍照片与作答记录，未见异常"),
+            (Some("session"), _) if person.and_then(|p| p.flagged_session) == Some(false) => {
+                ("clear_sessions", "人脸核验未通过且无法确认为本人，本次学习学时清除，请重新学习")
+            }
+            (Some("session"), _) => ("accept", "核对抓拍照片后确认为本人学习"),
+            _ => {
+                flagged_exams += 1;
+                if flagged_exams % 2 == 0 { ("void_score", "考试中多次切出考试画面，成绩作废") } else { ("accept", "切出画面系网络中断，核实后认可成绩") }
+            }
+        };
         let path = format!("/api/reviews/{}/decision", case["id"].as_str().unwrap_or_default());
         world.client.post(&path, Some(reviewer), &json!({ "decision": decision, "reason": reason })).await?.expect("review decision")?;
         tally.reviews_decided += 1;

@@ -98,7 +98,7 @@ pub async fn report_session(
         "started_at": start.to_rfc3339(),
         "ended_at": (start + Duration::minutes(minutes)).to_rfc3339(),
         "face_check": face_check,
-        "evidence": { "snapshots": 3, "device": "demo" },
+        "evidence": { "device": format!("demo-device-{enrollment_id}") },
     });
     let key_id = institution["key_id"].as_str().unwrap_or_default();
     let secret = institution["secret"].as_str().unwrap_or_default();

@@ -38,6 +38,10 @@ pub struct Summary {
     /// Papers holding a question that the bank did not publish for that course
     /// version, or whose exact version is missing.
     pub papers_with_unpublished_questions: i64,
+    /// Study sessions whose hours a review decision cleared.
+    pub sessions_voided: i64,
+    /// Exam attempts whose score a review decision voided.
+    pub scores_voided: i64,
     pub email_transport: &'static str,
     pub sms_transport: &'static str,
 }
@@ -107,6 +111,8 @@ pub async fn collect(world: &World, tally: &Tally) -> anyhow::Result<Summary> {
         review_decisions: count(world, "SELECT COUNT(*) FROM review_cases WHERE status <> 'open'").await?,
         papers_outside_studied_courses,
         papers_with_unpublished_questions,
+        sessions_voided: count(world, "SELECT COUNT(*) FROM study_sessions WHERE status = 'voided'").await?,
+        scores_voided: count(world, "SELECT COUNT(*) FROM exam_attempts WHERE review_status = 'voided'").await?,
         email_transport: if world.smtp_used { "smtp" } else { "file_outbox" },
         sms_transport: "signed_api_stub",
     })
@@ -118,6 +124,7 @@ pub fn render_zh(summary: &Summary) -> String {
         "演示年度结束，汇总如下：".to_string(),
         format!("  导入作业人员 {} 人，名册中拒绝 {} 行", summary.operators_imported, summary.rows_rejected),
         format!("  学习记录 {} 条，其中 {} 条被标记待审核；审核决定 {} 件", summary.study_sessions, summary.sessions_flagged, summary.review_decisions),
+        format!("  审核清除学时的学习记录 {} 条，作废考试成绩 {} 次", summary.sessions_voided, summary.scores_voided),
         format!(
             "  考试 {} 次，其中未通过 {} 次；本次运行中因当天次数用完被拒绝 {} 次",
             summary.exam_attempts, summary.exams_failed, summary.attempts_refused_daily_limit

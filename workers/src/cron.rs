@@ -16,6 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Shanghai;
 use cron::Schedule;
+use domain::review::ReviewSettings;
 use tokio::sync::watch;
 
 use crate::services::Services;
@@ -53,6 +54,13 @@ pub async fn run(services: Arc<Services>, mut shutdown: watch::Receiver<bool>) {
         .iter()
         .map(|(name, expression)| Entry { name, schedule: Schedule::from_str(expression).expect("built-in cron expression is valid"), last: started - chrono::Duration::hours(1) })
         .collect();
+
+    // The evidence retention job runs on the schedule of definitions/review.yaml.
+    let retention_cron = &ReviewSettings::current().evidence.retention_cron;
+    match Schedule::from_str(retention_cron) {
+        Ok(schedule) => entries.push(Entry { name: "evidence_retention", schedule, last: started }),
+        Err(error) => tracing::error!(%error, cron = %retention_cron, "evidence retention schedule is invalid; the job will not run"),
+    }
     tracing::info!(jobs = entries.len(), "scheduler started");
 
     loop {
@@ -130,6 +138,13 @@ pub async fn run_job(services: &Services, name: &str, tick: DateTime<Utc>) -> Re
         "provincial_reconciliation" => reconciliation::start_for_day(services, beijing_date(tick) - chrono::Duration::days(1)).await,
         "certificate_review_reminders" => reminders::certificate_reviews(services, beijing_date(tick)).await.map(|n| format!("{n} reminders")),
         "unit_digest" => reminders::unit_digests(services, beijing_date(tick)).await.map(|n| format!("{n} unit digests")),
+        "evidence_retention" => {
+            let days = ReviewSettings::current().evidence.retention_days;
+            crate::retention::purge_expired(&services.engine, days)
+                .await
+                .map(|purged| format!("{} sessions and {} attempts purged (retention {days} days)", purged.sessions, purged.attempts))
+                .map_err(|error| error.to_string())
+        }
         other => Err(format!("unknown scheduled job {other}")),
     };
     match &outcome {
@@ -156,6 +171,16 @@ mod tests {
         assert_eq!(latest_tick(&schedule, last, last + chrono::Duration::minutes(60)), Some(last + chrono::Duration::hours(1)));
         let after_three_days = last + chrono::Duration::days(3) + chrono::Duration::minutes(10);
         assert_eq!(latest_tick(&schedule, last, after_three_days), Some(last + chrono::Duration::days(3)), "missed hours run once, as the latest");
+    }
+
+    #[test]
+    fn retention_schedule_is_beijing_night() {
+        // The shipped 02:30 Beijing is 18:30 UTC the day before.
+        let schedule = Schedule::from_str(&ReviewSettings::embedded().evidence.retention_cron).unwrap();
+        let last = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();
+        assert_eq!(latest_tick(&schedule, last, Utc.with_ymd_and_hms(2026, 3, 4, 18, 29, 0).unwrap()), None);
+        let due = Utc.with_ymd_and_hms(2026, 3, 4, 18, 30, 0).unwrap();
+        assert_eq!(latest_tick(&schedule, last, due), Some(due));
     }
 
     #[test]

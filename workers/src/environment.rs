@@ -9,7 +9,7 @@ use crate::provincial::RecordKind;
 
 /// Recipients a `notify` action may name: `applicant` (the mobile a registration
 /// instance is for), `operator`, and the admins of the operator's unit.
-pub const RECIPIENTS: &[&str] = &["applicant", "operator", "unit_admin"];
+pub const RECIPIENTS: &[&str] = &["applicant", "operator", "unit_admin", "previous_unit_admin"];
 
 pub struct WorkerEnvironment<'a> {
     pub templates: &'a Templates,

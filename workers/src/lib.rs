@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod bank_store;
 pub mod certificates;
+pub mod archive;
 pub mod courseware_store;
 pub mod cron;
 pub mod dispatcher;
@@ -18,6 +19,7 @@ pub mod queues;
 pub mod reconciliation;
 pub mod records;
 pub mod reminders;
+pub mod retention;
 pub mod runtime;
 pub mod services;
 mod sync_action;

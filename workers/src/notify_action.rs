@@ -124,6 +124,17 @@ async fn resolve(pool: &sqlx::AnyPool, recipients: &[String], subject: &Value, o
                     }
                 }
             }
+            // The admins of the unit whose affiliation ended last, after a release.
+            "previous_unit_admin" => {
+                if let Some(unit_id) = match operator {
+                    Some(operator) => records::previous_unit(pool, &operator.id).await?,
+                    None => None,
+                } {
+                    for (mobile, email) in records::unit_admins(pool, &unit_id).await? {
+                        addresses.push(Address { mobile, email });
+                    }
+                }
+            }
             other => return Err(ActionError::invalid(format!("unknown recipient {other}"))),
         }
     }

@@ -55,6 +55,14 @@ pub async fn unit_admins(pool: &AnyPool, unit_id: &str) -> Result<Vec<(Option<St
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
+/// Returns the unit of the operator's most recently ended affiliation.
+pub async fn previous_unit(pool: &AnyPool, operator_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT unit_id FROM affiliations WHERE operator_id = $1 AND ended_at IS NOT NULL ORDER BY ended_at DESC, id DESC LIMIT 1")
+        .bind(operator_id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// An enrollment with what the annual jobs need of it.
 #[derive(Clone, Debug)]
 pub struct EnrollmentRow {

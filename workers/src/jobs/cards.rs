@@ -2,11 +2,13 @@
 //! most one valid card per operator, year and item (a unique index enforces it), and a
 //! revoked card may later be followed by a new one.
 
+use domain::archive::Archive;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use workflows::runtime::outbox::OutboxEntry;
 
 use crate::actions::ActionError;
+use crate::archive::{self, NewEntry};
 use crate::records;
 use crate::services::Services;
 
@@ -44,6 +46,8 @@ pub async fn issue_card(services: &Services, entry: &OutboxEntry) -> Result<Valu
         .fetch_optional(pool)
         .await?;
 
+    let now_ms = services.engine.now_ms();
+    let mut tx = services.engine.db.begin_write().await?;
     let result = sqlx::query(
         "INSERT INTO cards (id, card_no, operator_id, enrollment_id, year, item_code, unit_name, credits, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -53,13 +57,17 @@ pub async fn issue_card(services: &Services, entry: &OutboxEntry) -> Result<Valu
     .bind(&enrollment.id)
     .bind(enrollment.year)
     .bind(&enrollment.item_code)
-    .bind(unit_name)
+    .bind(&unit_name)
     .bind(credits)
-    .bind(services.engine.now_ms())
-    .execute(pool)
+    .bind(now_ms)
+    .execute(&mut *tx)
     .await;
     match result {
         Ok(_) => {
+            let body = json!({ "card_no": card_no, "year": enrollment.year, "item_code": enrollment.item_code, "unit_name": unit_name, "credits": credits });
+            let entry = NewEntry::system(&enrollment.operator_id, Archive::ContinuingEducation, "card_issued", format!("card_issued:{card_no}"), body);
+            archive::append(&mut tx, services.engine.db.backend, entry, now_ms).await?;
+            tx.commit().await?;
             tracing::info!(card = %card_no, enrollment = %enrollment.id, "credit card issued");
             Ok(json!({ "card_no": card_no }))
         }
@@ -72,13 +80,21 @@ pub async fn revoke_card(services: &Services, entry: &OutboxEntry) -> Result<Val
     let pool = &services.engine.db.pool;
     let enrollment = records::enrollment_of_instance(pool, &entry.instance_id).await?.ok_or_else(|| ActionError::rejected("instance has no enrollment"))?;
     let reason = super::payload_str(entry, "reason").unwrap_or("credits withdrawn");
-    let updated = sqlx::query("UPDATE cards SET revoked_at = $1, revoke_reason = $2 WHERE operator_id = $3 AND year = $4 AND item_code = $5 AND revoked_at IS NULL")
-        .bind(services.engine.now_ms())
-        .bind(reason)
+    let now_ms = services.engine.now_ms();
+    let mut tx = services.engine.db.begin_write().await?;
+    let valid: Vec<String> = sqlx::query_scalar("SELECT card_no FROM cards WHERE operator_id = $1 AND year = $2 AND item_code = $3 AND revoked_at IS NULL")
         .bind(&enrollment.operator_id)
         .bind(enrollment.year)
         .bind(&enrollment.item_code)
-        .execute(pool)
+        .fetch_all(&mut *tx)
         .await?;
-    Ok(json!({ "revoked": updated.rows_affected() }))
+    for card_no in &valid {
+        sqlx::query("UPDATE cards SET revoked_at = $1, revoke_reason = $2 WHERE card_no = $3").bind(now_ms).bind(reason).bind(card_no).execute(&mut *tx).await?;
+        let body = json!({ "card_no": card_no, "year": enrollment.year, "item_code": enrollment.item_code, "reason": reason });
+        let entry = NewEntry::system(&enrollment.operator_id, Archive::ContinuingEducation, "card_revoked", format!("card_revoked:{card_no}"), body);
+        archive::append(&mut tx, services.engine.db.backend, entry, now_ms).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(enrollment = %enrollment.id, revoked = valid.len(), "credit card revoked");
+    Ok(json!({ "revoked": valid.len() }))
 }

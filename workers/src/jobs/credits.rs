@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use domain::archive::Archive;
 use domain::exam::{Paper, courses_covered};
 use serde_json::{Value, json};
 use workflows::runtime::EventIn;
@@ -10,6 +11,7 @@ use workflows::runtime::outbox::OutboxEntry;
 
 use super::{payload_str, send};
 use crate::actions::ActionError;
+use crate::archive::{self, NewEntry};
 use crate::records;
 use crate::services::Services;
 
@@ -28,14 +30,16 @@ pub async fn award_credits(services: &Services, entry: &OutboxEntry) -> Result<V
     let completed: HashSet<String> = records::completed_courses(pool, &enrollment).await?.into_iter().collect();
     let covered: Vec<String> = courses_covered(&paper).into_iter().filter(|course| completed.contains(course)).collect();
 
-    // Step 2: one credit row per course; an existing row (a repeat, or credit from an
-    // earlier exam) is left as it is.
+    // Step 2: one credit row per course. A standing row (a repeat, or credit from an
+    // earlier exam) is left as it is; a row a review decision withdrew is awarded
+    // again, since the course was studied and passed anew.
     let now_ms = services.engine.now_ms();
     let mut tx = services.engine.db.begin_write().await?;
     for course in &covered {
         sqlx::query(
             "INSERT INTO credits (enrollment_id, course_code, attempt_id, awarded_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (enrollment_id, course_code) DO NOTHING",
+             ON CONFLICT (enrollment_id, course_code) DO UPDATE SET attempt_id = excluded.attempt_id, awarded_at = excluded.awarded_at, withdrawn_at = NULL
+             WHERE credits.withdrawn_at IS NOT NULL",
         )
         .bind(&enrollment.id)
         .bind(course)
@@ -44,6 +48,9 @@ pub async fn award_credits(services: &Services, entry: &OutboxEntry) -> Result<V
         .execute(&mut *tx)
         .await?;
     }
+    let body = json!({ "attempt_id": attempt_id, "enrollment_id": enrollment.id, "year": enrollment.year, "item_code": enrollment.item_code, "courses": covered });
+    let archived = NewEntry::system(&enrollment.operator_id, Archive::ContinuingEducation, "credit", format!("credit:{attempt_id}"), body);
+    archive::append(&mut tx, services.engine.db.backend, archived, now_ms).await?;
     tx.commit().await?;
 
     // Step 3: report the total.

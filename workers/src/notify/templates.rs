@@ -79,6 +79,18 @@ const SHIPPED_FILES: &[(&str, &str)] = shipped_templates![
     "email/certificate_review.en.hbs",
     "email/unit_digest.zh-CN.hbs",
     "email/unit_digest.en.hbs",
+    "sms/review_decided.zh-CN.hbs",
+    "sms/review_decided.en.hbs",
+    "email/review_decided.zh-CN.hbs",
+    "email/review_decided.en.hbs",
+    "sms/unit_released.zh-CN.hbs",
+    "sms/unit_released.en.hbs",
+    "email/unit_released.zh-CN.hbs",
+    "email/unit_released.en.hbs",
+    "sms/unit_joined.zh-CN.hbs",
+    "sms/unit_joined.en.hbs",
+    "email/unit_joined.zh-CN.hbs",
+    "email/unit_joined.en.hbs",
 ];
 
 const SHIPPED_FIELDS: &str = include_str!("../../../definitions/templates/fields.yaml");
