@@ -56,7 +56,7 @@ pub async fn platform(db: Db) -> Platform {
     let set = DefinitionSet::load_dir(Path::new(DEFINITIONS), &WorkerEnvironment { templates: &templates }).unwrap();
     assert!(!set.has_errors(), "{:?}", set.diagnostics);
     for versioned in &set.definitions {
-        engine.publish(versioned, "test").await.unwrap();
+        engine.publish(versioned, "test", "").await.unwrap();
     }
 
     let sim = SimState::open(&dir.path.join("sim"), SimOptions::new(b"test-secret".to_vec())).await.unwrap();
@@ -66,7 +66,7 @@ pub async fn platform(db: Db) -> Platform {
     let provincial = ProvincialClient::new(ProvincialConfig::new(format!("http://{sim_address}"), "dev", b"test-secret".to_vec())).unwrap();
 
     let courseware = Courseware::embedded().unwrap();
-    workers::courseware_store::store_courseware(&db, &courseware).await.unwrap();
+    workers::courseware_store::store_courseware(&db, &courseware, engine.now_ms()).await.unwrap();
     let services = Services {
         engine: engine.clone(),
         templates,
