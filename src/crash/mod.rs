@@ -76,7 +76,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<ExitCode> {
     // Set-up runs before the first kill; the operators run while the server dies.
     let operators: Vec<_> = crate::demo::data::operators().into_iter().take(options.operators).collect();
     let base = format!("http://{listen}");
-    let institution = script::setup(&mut Client::new(base.clone())?, &db, &operators).await?;
+    let setup = script::setup(&mut Client::new(base.clone())?, &db, &operators).await?;
     eprintln!("崩溃演练：{} 名作业人员，{} 次强制终止（SIGKILL）", operators.len(), options.rounds);
 
     let script_dir = data_dir.clone();
@@ -87,7 +87,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<ExitCode> {
         let mut acknowledged = Vec::new();
         for (index, operator) in operators.iter().enumerate() {
             let started = std::time::Instant::now();
-            acknowledged.push(script::operator(&mut client, &script_dir, &institution, operator, &courseware, &bank).await?);
+            acknowledged.push(script::operator(&mut client, &script_dir, &setup, operator, &courseware, &bank).await?);
             eprintln!("作业人员 {}/{} 走完流程，用时 {:.1} 秒", index + 1, operators.len(), started.elapsed().as_secs_f64());
         }
         anyhow::Ok((acknowledged, client.retries))

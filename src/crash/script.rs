@@ -1,8 +1,9 @@
 //! The scripted pipeline the drill runs while the server is being killed. Staff set
 //! up the units and an institution. Then each operator logs in by SMS code, registers,
 //! completes info, enrolls, studies twenty courses reported by the institution, and
-//! passes an exam. Each step is sent until the server answers, with one idempotency
-//! key per step, so a kill at any moment only delays the script.
+//! passes an exam, which staff accept on review. Each step is sent until the server
+//! answers, with one idempotency key per step, so a kill at any moment only delays the
+//! script.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -35,8 +36,15 @@ pub struct Acknowledged {
     pub exam_passed: bool,
 }
 
+/// What the set-up created: the institution that reports sessions, and the staff token
+/// that decides review cases.
+pub struct Setup {
+    pub institution: Institution,
+    pub staff_token: String,
+}
+
 /// Creates the staff account, the operators' units and the institution.
-pub async fn setup(client: &mut Client, db: &Db, operators: &[Operator]) -> anyhow::Result<Institution> {
+pub async fn setup(client: &mut Client, db: &Db, operators: &[Operator]) -> anyhow::Result<Setup> {
     let account = api::NewAccount {
         role: api::auth::Role::AssociationAdmin,
         login: STAFF_LOGIN,
@@ -68,11 +76,13 @@ pub async fn setup(client: &mut Client, db: &Db, operators: &[Operator]) -> anyh
 
     let body = json!({ "name": "演练施教机构", "uscc": INSTITUTION_USCC, "items": ["T", "R1", "R2", "R3", "N1", "N2"] });
     let reply = client.send(Method::POST, "/api/institutions", Some(&admin), Some(&body), Some("institution")).await?;
-    if reply.status.is_success() {
-        return institution_from(&reply.body);
-    }
-    let row: (String, String, String) = sqlx::query_as("SELECT id, key_id, secret FROM institutions WHERE uscc = $1").bind(INSTITUTION_USCC).fetch_one(&db.pool).await?;
-    institution_from(&json!({ "id": row.0, "key_id": row.1, "secret": row.2 }))
+    let institution = if reply.status.is_success() {
+        institution_from(&reply.body)?
+    } else {
+        let row: (String, String, String) = sqlx::query_as("SELECT id, key_id, secret FROM institutions WHERE uscc = $1").bind(INSTITUTION_USCC).fetch_one(&db.pool).await?;
+        institution_from(&json!({ "id": row.0, "key_id": row.1, "secret": row.2 }))?
+    };
+    Ok(Setup { institution, staff_token: admin })
 }
 
 fn institution_from(body: &Value) -> anyhow::Result<Institution> {
@@ -84,12 +94,13 @@ fn institution_from(body: &Value) -> anyhow::Result<Institution> {
 pub async fn operator(
     client: &mut Client,
     data_dir: &Path,
-    institution: &Institution,
+    setup: &Setup,
     operator: &Operator,
     courseware: &Courseware,
     bank: &HashMap<String, Question>,
 ) -> anyhow::Result<Acknowledged> {
     let mut done = Acknowledged { mobile: operator.mobile.clone(), ..Default::default() };
+    let institution = &setup.institution;
     let year = workflows::clock::beijing_date(Utc::now()).format("%Y").to_string().parse::<i32>()?;
 
     // Login, registration and info completion.
@@ -143,7 +154,42 @@ pub async fn operator(
     expect(&reply, "answers", &[])?;
     let result = until_ok(client, Method::POST, &format!("/api/exams/{attempt_id}/submit"), token, &json!({}), &key("submit"), &["exam.grading_pending"]).await?;
     done.exam_passed = result["passed"] == true;
+
+    // The script answers in seconds, faster than a person can read, so screening holds
+    // the attempt for a reviewer; staff accept it and the credits count.
+    if done.exam_passed {
+        accept_exam_review(client, &setup.staff_token, &attempt_id, &key("review")).await?;
+    }
     Ok(done)
+}
+
+/// Accepts the open review case of `attempt_id` as association staff, waiting for the
+/// workers to screen the attempt first. Returns once the case is decided.
+async fn accept_exam_review(client: &mut Client, staff_token: &str, attempt_id: &str, key: &str) -> anyhow::Result<()> {
+    // A decision sent before the instance reached review is refused; the retry after it
+    // needs a new idempotency key, because the refusal is stored under the old one.
+    let mut tries = 0;
+    for _ in 0..480 {
+        let reply = client.send(Method::GET, "/api/reviews?status=all&kind=exam&limit=500", Some(staff_token), None, None).await?;
+        let case = reply.body["cases"].as_array().into_iter().flatten().find(|case| case["subject_id"] == attempt_id);
+        match case.map(|case| (case["id"].as_str().unwrap_or_default().to_string(), case["status"].as_str().unwrap_or_default().to_string())) {
+            Some((_, status)) if status != "open" => return Ok(()),
+            Some((case_id, _)) => {
+                let body = json!({ "decision": "accept" });
+                let path = format!("/api/reviews/{case_id}/decision");
+                let reply = client.send(Method::POST, &path, Some(staff_token), Some(&body), Some(&format!("{key}-{tries}"))).await?;
+                if reply.code() == "review.not_under_review" {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                expect(&reply, "review decision", &["review.already_decided"])?;
+                return Ok(());
+            }
+            None => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    bail!("attempt {attempt_id} was not screened into a review case within four minutes")
 }
 
 /// Logs in by SMS code read from the outbox file, asking for a new code when none
