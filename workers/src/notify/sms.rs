@@ -1,5 +1,5 @@
-//! SMS delivery through an HTTP gateway, or into a JSON Lines file when no gateway is
-//! configured.
+//! SMS delivery through a provider adapter, or into a JSON Lines file when no provider
+//! is configured.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -9,13 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::{info, warn};
 
 use super::message::{Channel, DeliveryError, DeliveryReceipt, SmsMessage};
 use super::mobile::{mask_mobile, normalize_mobile};
+use super::sms_gateway::{HttpGateway, SmsGatewayConfig};
+use super::sms_provider::SmsProvider;
 
 /// Sign that the generic gateway puts in front of every text. Providers that send by
 /// registered template add their own sign instead.
@@ -38,41 +39,6 @@ pub const MAX_SMS_CHARS: usize = 500;
 
 const OUTBOX_FILE: &str = "sms-outbox.jsonl";
 
-/// Settings of the generic HTTP gateway.
-#[derive(Clone)]
-pub struct SmsGatewayConfig {
-    /// URL that receives `POST` requests with the JSON message.
-    pub url: String,
-    /// Sent as `Authorization: Bearer <token>` when set.
-    pub token: Option<String>,
-    /// Text put in front of every message body.
-    pub sign: String,
-    pub timeout: Duration,
-}
-
-impl SmsGatewayConfig {
-    /// Creates settings with the default sign and timeout and no token.
-    pub fn new(url: impl Into<String>) -> Self {
-        SmsGatewayConfig {
-            url: url.into(),
-            token: None,
-            sign: DEFAULT_SMS_SIGN.to_string(),
-            timeout: DEFAULT_SMS_TIMEOUT,
-        }
-    }
-}
-
-impl std::fmt::Debug for SmsGatewayConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmsGatewayConfig")
-            .field("url", &self.url)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("sign", &self.sign)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
 /// Invalid SMS settings, found when the sender is built.
 #[derive(Debug, thiserror::Error)]
 pub enum SmsConfigError {
@@ -91,59 +57,17 @@ pub enum SmsConfigError {
 
 /// Sends SMS.
 pub enum SmsSender {
-    /// A generic HTTP gateway. Each message is one `POST` of
-    /// `{"mobile", "content", "template", "params", "request_id"}` with an
-    /// `Idempotency-Key` header. A 2xx reply must carry `{"message_id": "…"}`.
-    Gateway {
-        url: reqwest::Url,
-        token: Option<String>,
-        sign: String,
-        http: reqwest::Client,
-    },
     /// A JSON Lines file, for development and for sites without a gateway.
     FileOutbox(SmsOutbox),
-    /// A provider adapter, such as the signed template API. The provider adds its own
-    /// registered sign, so the length check counts the body only.
-    Provider(std::sync::Arc<dyn super::SmsProvider>),
+    /// A provider adapter: the generic HTTP gateway or the signed template API. The
+    /// length check counts the provider's sign with the body.
+    Provider(Arc<dyn SmsProvider>),
 }
 
 impl SmsSender {
-    /// Builds a gateway sender. The URL must be `http` or `https`.
+    /// Builds a sender for the generic HTTP gateway. The URL must be `http` or `https`.
     pub fn gateway(config: SmsGatewayConfig) -> Result<SmsSender, SmsConfigError> {
-        let url = reqwest::Url::parse(&config.url).map_err(|error| SmsConfigError::InvalidUrl {
-            url: config.url.clone(),
-            message: error.to_string(),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(SmsConfigError::InvalidUrl {
-                url: config.url.clone(),
-                message: "the scheme must be http or https".to_string(),
-            });
-        }
-
-        // Redirects are not followed, because a redirected POST can lose its body and
-        // headers; a 3xx reply is reported as a permanent error instead.
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|error| SmsConfigError::HttpClient {
-                message: error.to_string(),
-            })?;
-
-        // Only host and path are logged, because the query string may carry a token.
-        info!(
-            host = url.host_str().unwrap_or(""),
-            path = url.path(),
-            "SMS sender uses the HTTP gateway"
-        );
-        Ok(SmsSender::Gateway {
-            url,
-            token: config.token,
-            sign: config.sign,
-            http,
-        })
+        Ok(SmsSender::Provider(Arc::new(HttpGateway::new(config)?)))
     }
 
     /// Builds a sender that appends to `sms-outbox.jsonl` in `dir`, creating both if
@@ -179,22 +103,12 @@ impl SmsSender {
         }
 
         match self {
-            SmsSender::Gateway {
-                url,
-                token,
-                sign,
-                http,
-            } => {
-                let content = format!("{sign}{}", message.body);
-                check_length(&content, &mobile, message)?;
-                post_to_gateway(http, url, token.as_deref(), &mobile, &content, message).await
-            }
             SmsSender::FileOutbox(outbox) => {
                 check_length(&message.body, &mobile, message)?;
                 outbox.append(&mobile, message).await
             }
             SmsSender::Provider(provider) => {
-                check_length(&message.body, &mobile, message)?;
+                check_length(&format!("{}{}", provider.sign(), message.body), &mobile, message)?;
                 provider.send(&mobile, message).await
             }
         }
@@ -219,98 +133,6 @@ fn check_length(content: &str, mobile: &str, message: &SmsMessage) -> Result<(),
         );
     }
     Ok(())
-}
-
-#[derive(Deserialize)]
-struct GatewayReply {
-    message_id: String,
-}
-
-async fn post_to_gateway(
-    http: &reqwest::Client,
-    url: &reqwest::Url,
-    token: Option<&str>,
-    mobile: &str,
-    content: &str,
-    message: &SmsMessage,
-) -> Result<DeliveryReceipt, DeliveryError> {
-    let masked = mask_mobile(mobile);
-    let key = message.idempotency_key.as_str();
-    let payload = json!({
-        "mobile": mobile,
-        "content": content,
-        "template": message.template,
-        "params": message.params,
-        "request_id": key,
-    });
-
-    let mut request = http
-        .post(url.clone())
-        .header("Idempotency-Key", key)
-        .json(&payload);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-
-    let response = match request.send().await {
-        Ok(response) => response,
-        Err(error) => {
-            let reason = if error.is_timeout() {
-                "timed out"
-            } else {
-                "failed"
-            };
-            // `without_url` keeps query-string tokens out of the message.
-            let error = error.without_url();
-            warn!(mobile = %masked, idempotency_key = key, %error, "SMS gateway request {reason}");
-            return Err(DeliveryError::retryable(format!(
-                "SMS gateway request {reason}: {error}"
-            )));
-        }
-    };
-
-    let status = response.status();
-    if status.is_success() {
-        let reply: GatewayReply = response.json().await.map_err(|error| {
-            warn!(mobile = %masked, idempotency_key = key, %status, error = %error.without_url(), "SMS gateway reply has no message_id");
-            // NOTE: the gateway may have sent the SMS already. The error is permanent so
-            // that a gateway which ignores Idempotency-Key does not send it twice.
-            DeliveryError::permanent(format!(
-                "SMS gateway replied {status} without a JSON message_id; the message may have been sent"
-            ))
-        })?;
-        info!(mobile = %masked, idempotency_key = key, message_id = %reply.message_id, "SMS accepted by gateway");
-        return Ok(DeliveryReceipt {
-            channel: Channel::Sms,
-            provider_message_id: reply.message_id,
-            accepted_at: Utc::now(),
-        });
-    }
-
-    // Gateways often echo the number in their error text, so it is masked here.
-    let body = response.text().await.unwrap_or_default();
-    let excerpt: String = body
-        .chars()
-        .take(200)
-        .collect::<String>()
-        .replace(mobile, &masked);
-    let detail = format!("SMS gateway replied {status}: {excerpt}");
-    let error = if is_retryable_status(status) {
-        DeliveryError::retryable(detail)
-    } else {
-        DeliveryError::permanent(detail)
-    };
-    warn!(mobile = %masked, idempotency_key = key, %status, kind = %error.kind, "SMS gateway rejected the message");
-    Err(error)
-}
-
-/// 5xx means the gateway failed, and 408 and 429 ask the client to come back later.
-/// Every other non-2xx status, such as 400 for a bad number or 401 for a wrong token,
-/// fails the same way on a retry.
-fn is_retryable_status(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
 }
 
 /// One line of `sms-outbox.jsonl`.

@@ -34,6 +34,12 @@ pub trait SmsProvider: Send + Sync {
     /// Returns a short name for logs, such as `signed-template-api`.
     fn name(&self) -> &str;
 
+    /// Returns the text the provider puts in front of every body, which counts towards
+    /// the length limit. Providers that add their registered sign on their side return "".
+    fn sign(&self) -> &str {
+        ""
+    }
+
     /// Sends `message` to `mobile`, which the caller has normalized.
     async fn send(&self, mobile: &str, message: &SmsMessage) -> Result<DeliveryReceipt, DeliveryError>;
 }
