@@ -49,6 +49,18 @@ impl SmtpServer {
 
     /// Like [`SmtpServer::start`], with extra aiosmtpd options before the handler.
     fn start_with(work_dir: &Path, options: &[&str], handler: &str, handler_args: &[&str]) -> SmtpServer {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["-m", "aiosmtpd", "-n", "-l", &listen];
+        args.extend_from_slice(options);
+        args.extend_from_slice(&["-c", handler]);
+        args.extend_from_slice(handler_args);
+        SmtpServer::launch(work_dir, port, &args)
+    }
+
+    /// Runs `PYTHON args` with `work_dir` on the module path, and waits until `port`
+    /// accepts connections. Panics with the server's stderr when it cannot start.
+    fn launch(work_dir: &Path, port: u16, args: &[&str]) -> SmtpServer {
         let probe = Command::new(PYTHON)
             .args(["-c", "import aiosmtpd"])
             .output();
@@ -63,20 +75,10 @@ impl SmtpServer {
             }
         }
 
-        let port = free_port();
         let stderr_path = work_dir.join("aiosmtpd.stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("create aiosmtpd stderr file");
         let child = Command::new(PYTHON)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(options)
-            .args(["-c", handler])
-            .args(handler_args)
+            .args(args)
             .env("PYTHONPATH", work_dir)
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -190,6 +192,46 @@ fn start_tls_maildir_server(work_dir: &Path, implicit: bool) -> (SmtpServer, Pat
         &[cert_flag, cert.to_str().unwrap(), key_flag, key.to_str().unwrap()],
         "aiosmtpd.handlers.Mailbox",
         &[maildir.to_str().unwrap()],
+    );
+    (server, maildir, ca)
+}
+
+/// Starts aiosmtpd's Maildir handler behind STARTTLS that requires AUTH (PLAIN or
+/// LOGIN) with `user` and `password`. The command-line server has no option for an
+/// authenticator, so a short script runs aiosmtpd's Controller. Returns the server, the
+/// Maildir and the CA certificate to trust.
+fn start_auth_maildir_server(work_dir: &Path, user: &str, password: &str) -> (SmtpServer, PathBuf, PathBuf) {
+    let script = r#"
+import ssl, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+port, maildir, cert, key, user, password = sys.argv[1:7]
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(cert, key)
+
+def check(server, session, envelope, mechanism, auth_data):
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == user.encode() and auth_data.password == password.encode()
+    return AuthResult(success=ok, handled=False)
+
+controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port), tls_context=context, require_starttls=True, authenticator=check, auth_required=True)
+controller.start()
+threading.Event().wait()
+"#;
+    let (ca, cert, key) = private_ca_and_localhost(work_dir);
+    let maildir = work_dir.join("maildir");
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("create Maildir subdirectory");
+    }
+    let script_path = work_dir.join("auth_server.py");
+    std::fs::write(&script_path, script).expect("write the AUTH server script");
+    let port = free_port();
+    let port_arg = port.to_string();
+    let server = SmtpServer::launch(
+        work_dir,
+        port,
+        &[script_path.to_str().unwrap(), &port_arg, maildir.to_str().unwrap(), cert.to_str().unwrap(), key.to_str().unwrap(), user, password],
     );
     (server, maildir, ca)
 }
@@ -514,6 +556,35 @@ mod notify_email {
         let sender = EmailSender::smtp(untrusted).expect("build SMTP sender");
         assert!(sender.send(&sample_message("starttls:2")).await.is_err());
         assert_eq!(maildir_messages(&maildir).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn smtp_auth_over_starttls() {
+        let work = TempDir::new("smtp-auth");
+        let (server, maildir, ca) = start_auth_maildir_server(work.path(), "certflow", "s3cret-口令");
+        let mut config = server.config();
+        config.host = "localhost".to_string();
+        config.tls = Tls::StartTls;
+        config.root_certificate = Some(ca);
+        config.username = Some("certflow".to_string());
+        config.password = Some("s3cret-口令".to_string());
+        let sender = EmailSender::smtp(config.clone()).expect("build SMTP sender");
+        sender.send(&sample_message("auth:1")).await.unwrap_or_else(|error| panic!("authenticated send failed: {error}; server stderr: {}", server.stderr()));
+        sender.shutdown().await;
+        assert_eq!(maildir_messages(&maildir).len(), 1);
+
+        // A wrong password fails for good (535), and nothing is delivered.
+        config.password = Some("wrong".to_string());
+        let sender = EmailSender::smtp(config.clone()).expect("build SMTP sender");
+        let error = sender.send(&sample_message("auth:2")).await.expect_err("a wrong password is rejected");
+        assert_eq!(error.kind, DeliveryErrorKind::Permanent, "{error}");
+
+        // Without credentials the server refuses MAIL FROM.
+        config.username = None;
+        config.password = None;
+        let sender = EmailSender::smtp(config).expect("build SMTP sender");
+        assert!(sender.send(&sample_message("auth:3")).await.is_err());
+        assert_eq!(maildir_messages(&maildir).len(), 1, "only the authenticated message arrived");
     }
 
     #[tokio::test]

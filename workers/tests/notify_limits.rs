@@ -1,11 +1,17 @@
 //! Per-recipient limits of notifications on each backend: a sixth non-urgent SMS to one
-//! mobile within an hour waits until the hour has room, and every delivery is logged
-//! with its status and the provider's message id.
+//! mobile within an hour waits until the hour has room, every delivery is logged with its
+//! status and the provider's message id, and a second outbox entry for the same instance,
+//! event and template sends nothing.
 
 mod support;
 
+use std::sync::Arc;
+
+use apalis::prelude::Data;
 use chrono::Duration;
-use support::{harness, insert_unit_and_operator, sms_lines, wait_for};
+use support::{harness, insert_unit_and_operator, services, sms_lines, wait_for};
+use workers::actions::run_action_job;
+use workers::queues::ActionJob;
 use workflows::both_backends;
 use workflows::db::Db;
 use workflows::runtime::EventIn;
@@ -73,4 +79,38 @@ both_backends!(year_end_reminder_only_short_operators, |db: Db| async move {
     assert_eq!(reminders.len(), 1, "only op1 is short of 20 credits: {reminders:?}");
     assert!(reminders[0].contains("12"), "the SMS states the credits earned: {}", reminders[0]);
     h.handle.stop().await;
+});
+
+both_backends!(same_event_and_template_sent_once, |db: Db| async move {
+    insert_unit_and_operator(&db, "op1", "13800138000", Some("430302198302277431"), None).await;
+    let (services, parts) = services(db.clone(), None).await;
+    let services = Arc::new(services);
+    let engine = &parts.engine;
+    let subject = [("operator", "op1".to_string()), ("year", "2026".to_string()), ("item", "N1".to_string())];
+    let instance = engine.start("annual_ce", &subject, Default::default()).await.unwrap();
+    engine.send(&instance.id, EventIn::new("handoff-1", "handed_off")).await.unwrap();
+    let entry = engine.claim_due_actions(&["notify"], 10).await.unwrap().remove(0);
+
+    // A copy of the entry under another id stands for the same event producing the same
+    // notification twice (a definition listing it twice, or an event replayed by staff).
+    sqlx::query(
+        "INSERT INTO wf_outbox (id, instance_id, kind, action, policy, status, attempts, due_at, dispatched_attempt, dispatched_at, last_error, result, created_at, completed_at)
+         SELECT 'copy-1', instance_id, kind, action, policy, 'pending', 0, due_at, 0, NULL, NULL, NULL, created_at, NULL FROM wf_outbox WHERE id = $1",
+    )
+    .bind(&entry.id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let job = ActionJob { outbox_id: entry.id.clone(), attempt: entry.attempt(), key: entry.job_key() };
+    run_action_job(job, Data(services.clone())).await.unwrap();
+    let copy = engine.claim_due_actions(&["notify"], 10).await.unwrap().into_iter().find(|claimed| claimed.id == "copy-1").expect("the copy is due");
+    let job = ActionJob { outbox_id: copy.id.clone(), attempt: copy.attempt(), key: copy.job_key() };
+    run_action_job(job, Data(services.clone())).await.unwrap();
+
+    assert_eq!(sms_lines(&parts.dir).len(), 1, "one SMS for one instance, event and template");
+    let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE channel = 'sms' AND status = 'sent'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(sent, 1, "one delivery logged");
+    let copy_status: String = sqlx::query_scalar("SELECT status FROM wf_outbox WHERE id = 'copy-1'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(copy_status, "done", "the copy completes without sending");
 });
