@@ -130,7 +130,7 @@ pub async fn wake_successors(engine: &Engine, key: &str, instance_id: &str, oper
     }
 
     for (id, _) in waiting {
-        if wake(engine, &id, now_ms).await? {
+        if engine.wake_action(&id).await? {
             tracing::debug!(outbox = %id, after = %key, "provincial record woken");
         }
     }
@@ -152,24 +152,9 @@ pub async fn wake_held(engine: &Engine, operator_ref: &str) -> Result<usize, Eng
     let mut woken = 0;
     for row in rows {
         let id: String = row.get(0);
-        if wake(engine, &id, now_ms).await? {
+        if engine.wake_action(&id).await? {
             woken += 1;
         }
     }
     Ok(woken)
-}
-
-/// Moves the next attempt of pending entry `id` forward to `now_ms` if it lies later.
-/// Returns false when it was due already.
-///
-/// NOTE: this updates the engine's outbox table directly. `Engine::defer_action` would
-/// also mark the attempt as not handed out, so an attempt that a dispatcher claimed a
-/// moment earlier could be handed out twice. This update leaves the hand-out state alone.
-async fn wake(engine: &Engine, id: &str, now_ms: i64) -> Result<bool, EngineError> {
-    let updated = sqlx::query("UPDATE wf_outbox SET due_at = $1 WHERE id = $2 AND status = 'pending' AND due_at > $1")
-        .bind(now_ms)
-        .bind(id)
-        .execute(&engine.db.pool)
-        .await?;
-    Ok(updated.rows_affected() == 1)
 }

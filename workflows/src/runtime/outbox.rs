@@ -240,6 +240,20 @@ impl Engine {
         Ok(updated.rows_affected() == 1)
     }
 
+    /// Moves the next attempt of pending entry `id` forward to now if it lies later (a
+    /// record whose predecessor was just delivered). Returns false when it was due
+    /// already. Unlike [`Engine::defer_action`], it leaves the hand-out state alone, so an
+    /// attempt that a dispatcher claimed a moment earlier is not handed out twice.
+    pub async fn wake_action(&self, id: &str) -> Result<bool, EngineError> {
+        let now_ms = self.now_ms();
+        let updated = sqlx::query("UPDATE wf_outbox SET due_at = $1 WHERE id = $2 AND status = 'pending' AND due_at > $1")
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
     /// Counts entries by status, for the demo summary and metrics.
     pub async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>, EngineError> {
         let rows = sqlx::query("SELECT kind, status, COUNT(*) FROM wf_outbox GROUP BY kind, status ORDER BY kind, status")
