@@ -29,6 +29,7 @@ pub mod mask;
 pub mod operator;
 pub mod openapi;
 pub mod past_records;
+pub mod proctoring;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
@@ -120,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .merge(handoff::router())
         .merge(sessions::router())
         .merge(exams::router())
+        .merge(proctoring::router())
         .merge(bank::router())
         .merge(reviews::router())
         .merge(archives::router())

@@ -82,6 +82,21 @@ async fn wait_for_text(client: &Client, text: &str) {
     panic!("page {} never showed {text:?}: {}", path(client).await, body_text(client).await);
 }
 
+/// Waits up to 20 s for the attempt's evidence to hold a snapshot and an audio clip.
+async fn wait_for_evidence(app: &TestApp, attempt_id: &str) -> serde_json::Value {
+    let mut evidence = serde_json::Value::Null;
+    for _ in 0..200 {
+        let stored: String = sqlx::query_scalar("SELECT evidence FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_one(&app.db.pool).await.unwrap();
+        evidence = serde_json::from_str(&stored).unwrap();
+        let has = |group: &str| evidence[group].as_array().is_some_and(|list| !list.is_empty());
+        if has("snapshots") && has("audio") {
+            return evidence;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no snapshot and audio clip arrived: {evidence}");
+}
+
 both_backends!(operator_main_path, |db: Db| async move {
     let save = db.backend == Backend::Sqlite;
     let app = app(db, march_5_10am_beijing()).await;
@@ -161,9 +176,22 @@ both_backends!(operator_main_path, |db: Db| async move {
 
     // The exam: start, answer, see the autosave, reload and find the answer kept.
     click(&client, "a.button[href^='/exam/']").await;
+    wait_for_text(&client, "监考告知与同意").await;
+    screenshots(&client, "consent", save).await;
+    click(&client, "#agree").await;
+    click(&client, "#consent").await;
     wait_for_text(&client, "开始考试").await;
     click(&client, "#start-exam").await;
     wait_for_text(&client, "交卷截止").await;
+
+    // Chromium's fake camera and microphone deliver a snapshot and an audio clip.
+    let attempt_id: String = sqlx::query_scalar("SELECT id FROM exam_attempts").fetch_one(&app.db.pool).await.unwrap();
+    let evidence = wait_for_evidence(&app, &attempt_id).await;
+    let snapshot = evidence["snapshots"][0]["image"].as_str().unwrap_or_default();
+    assert!(snapshot.starts_with("data:image/jpeg;base64,"), "{}", &snapshot[..snapshot.len().min(40)]);
+    assert_eq!(evidence["snapshots"][0]["trigger"], "start");
+    assert!(evidence["audio"][0]["clip"].as_str().unwrap_or_default().starts_with("data:audio/"), "{}", evidence["audio"]);
+    assert_eq!(evidence["face_checks"][0]["result"], "unverified", "without a face provider the snapshot goes to review");
     let countdown = client.find(Locator::Id("countdown")).await.unwrap().text().await.unwrap();
     assert!(countdown.contains(':'), "countdown shows minutes and seconds: {countdown:?}");
     let first = client.find(Locator::Css("#paper input[type='radio'], #paper input[type='checkbox']")).await.unwrap();

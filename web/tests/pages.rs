@@ -170,8 +170,26 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     assert!(page.html.contains("下一步：参加考试"), "{}", page.html);
 
     // Start: the paper with the server's remaining time and the autosave script.
+    // The consent screen comes first; no exam starts without consent.
     let page = visitor.get(&format!("/exam/{enrollment_id}")).await;
     assert!(page.html.contains("3 门"), "{}", page.html);
+    assert!(page.html.contains("id=\"consent-form\""), "{}", page.html);
+    assert!(page.html.contains("敏感个人信息"), "{}", page.html);
+    let page = visitor.post(&format!("/exam/{enrollment_id}/start"), &[]).await;
+    assert_eq!(page.location(), format!("/exam/{enrollment_id}"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM exam_attempts WHERE enrollment_id = $1", &enrollment_id).await, 0);
+    let page = visitor.post(&format!("/exam/{enrollment_id}/consent"), &[("notice_version", api::proctoring::NOTICE_VERSION)]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.html.contains("id=\"agree-error\""), "{}", page.html);
+    let page = visitor.post(&format!("/exam/{enrollment_id}/consent"), &[("agree", "yes"), ("notice_version", "2020-01")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "an outdated notice version is not consent: {}", page.html);
+    let page = visitor.post(&format!("/exam/{enrollment_id}/consent"), &[("agree", "yes"), ("notice_version", api::proctoring::NOTICE_VERSION)]).await;
+    assert_eq!(page.location(), format!("/exam/{enrollment_id}"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM proctoring_consents WHERE enrollment_id = $1", &enrollment_id).await, 1);
+    let page = visitor.get(&format!("/exam/{enrollment_id}")).await;
+    assert!(page.html.contains("id=\"consent-given\""), "{}", page.html);
+    assert!(page.html.contains("2026-03-05"), "the consent time is shown: {}", page.html);
+
     let page = visitor.post(&format!("/exam/{enrollment_id}/start"), &[]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     let paper_path = page.location().to_string();

@@ -1,4 +1,5 @@
-//! The exam pages: start, the paper with a countdown from the server's deadline,
+//! The exam pages: the proctoring consent screen, start, the paper with a countdown
+//! from the server's deadline, camera snapshots and audio (`static/proctor.js`),
 //! saving (by the button without scripts, by autosave with them), resuming after a
 //! reload, submitting and the result.
 //!
@@ -26,6 +27,7 @@ const ANSWER_PREFIX: &str = "q.";
 pub fn router() -> Router<WebState> {
     Router::new()
         .route("/exam/{enrollment_id}", get(show_start))
+        .route("/exam/{enrollment_id}/consent", post(consent))
         .route("/exam/{enrollment_id}/start", post(start))
         .route("/exam/attempt/{attempt_id}", get(show_attempt))
         .route("/exam/attempt/{attempt_id}/save", post(save))
@@ -42,9 +44,52 @@ async fn show_start(context: PageContext, Path(enrollment_id): Path<String>) -> 
 }
 
 async fn start_page(context: &PageContext, token: &str, enrollment_id: &str, status: StatusCode, errors: &FormErrors) -> Response {
-    match load_enrollment(context, token, enrollment_id).await {
-        Ok(enrollment) => context.render_status(status, "exam_start", json!({ "title": "web.exam.title", "enrollment": enrollment, "errors": errors.to_json() })),
-        Err(problem) => context.fail(problem),
+    let enrollment = match load_enrollment(context, token, enrollment_id).await {
+        Ok(enrollment) => enrollment,
+        Err(problem) => return context.fail(problem),
+    };
+    let consent = match context.state.backend.get(&consent_path(enrollment_id), Some(token), context.locale).await {
+        Ok(consent) => consent,
+        Err(problem) => return context.fail(problem),
+    };
+    let consented_at = consent["consented_at"].as_i64().map(api::beijing_text);
+    let data = json!({ "title": "web.exam.title", "enrollment": enrollment, "consent": consent, "consented_at": consented_at, "errors": errors.to_json() });
+    context.render_status(status, "exam_start", data)
+}
+
+fn consent_path(enrollment_id: &str) -> String {
+    format!("/api/enrollments/{enrollment_id}/proctoring-consent")
+}
+
+#[derive(serde::Deserialize)]
+struct ConsentForm {
+    #[serde(default)]
+    agree: String,
+    #[serde(default)]
+    notice_version: String,
+}
+
+/// `POST /exam/{enrollment_id}/consent {agree, notice_version}`: records the operator's
+/// consent to proctoring, which the box must be ticked for.
+async fn consent(context: PageContext, Path(enrollment_id): Path<String>, Form(form): Form<ConsentForm>) -> Response {
+    let token = match context.session() {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    if form.agree != "yes" {
+        let problem = crate::backend::ApiProblem {
+            status: StatusCode::BAD_REQUEST,
+            code: "web.exam.consent_required".into(),
+            message: domain::messages::text(context.locale, "web.exam.consent_required", &[]),
+            field: Some("agree".into()),
+        };
+        return start_page(&context, token, &enrollment_id, StatusCode::BAD_REQUEST, &FormErrors::from_problem(&problem, &["agree"])).await;
+    }
+    let body = json!({ "notice_version": form.notice_version });
+    match context.state.backend.post(&consent_path(&enrollment_id), Some(token), context.locale, body).await {
+        Ok(_) => redirect(&format!("/exam/{enrollment_id}")),
+        Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
+        Err(problem) => start_page(&context, token, &enrollment_id, StatusCode::CONFLICT, &FormErrors::from_problem(&problem, &["agree"])).await,
     }
 }
 
@@ -55,6 +100,15 @@ async fn start(context: PageContext, Path(enrollment_id): Path<String>) -> Respo
         Ok(token) => token,
         Err(response) => return response,
     };
+    // NOTE: the consent is checked here, not by the API's start route, so API clients
+    // without a camera (and the API tests) can still start exams.
+    let consented = match context.state.backend.get(&consent_path(&enrollment_id), Some(token), context.locale).await {
+        Ok(consent) => consent["consented"] == true,
+        Err(problem) => return context.fail(problem),
+    };
+    if !consented {
+        return redirect(&format!("/exam/{enrollment_id}"));
+    }
     let path = format!("/api/enrollments/{enrollment_id}/exam/start");
     match context.state.backend.post(&path, Some(token), context.locale, json!({})).await {
         Ok(attempt) => redirect(&format!("/exam/attempt/{}", attempt["attempt_id"].as_str().unwrap_or_default())),
