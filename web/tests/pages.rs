@@ -218,6 +218,8 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("id=\"exam-result\""), "{}", page.html);
     assert!(page.html.contains("得分"), "{}", page.html);
+    assert!(page.html.contains("<td>1</td>"), "questions are numbered from 1: {}", page.html);
+    assert!(page.html.contains("未作答"), "outcomes are shown in words: {}", page.html);
 
     // With one answer the attempt fails, so a second one may start the same day; a
     // third is refused with the reason.

@@ -200,6 +200,28 @@ async fn save_answers(context: &PageContext, token: &str, attempt_id: &str, fiel
     Ok(())
 }
 
+/// Returns the rows of the result table: the question's number, its outcome in words
+/// and the correct answer (letters, or true and false in words).
+fn result_rows(result: &Value, locale: domain::messages::Locale) -> Vec<Value> {
+    let text = |code: &str| domain::messages::text(locale, code, &[]);
+    result["per_question"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, question)| {
+            let outcome = question["outcome"].as_str().unwrap_or("invalid");
+            let correct = match &question["correct_answer"] {
+                Value::Bool(true) => text("web.exam.true"),
+                Value::Bool(false) => text("web.exam.false"),
+                Value::String(letters) => letters.clone(),
+                _ => String::new(),
+            };
+            json!({ "number": index + 1, "outcome": text(&format!("web.exam.outcome.{outcome}")), "correct_answer": correct })
+        })
+        .collect()
+}
+
 /// Returns whether the request came from the autosave script rather than a button.
 fn from_script(headers: &HeaderMap) -> bool {
     headers.contains_key(CSRF_HEADER)
@@ -235,7 +257,7 @@ async fn submit(context: PageContext, Path(attempt_id): Path<String>, Form(field
     let path = format!("/api/exams/{attempt_id}/submit");
     match context.state.backend.post(&path, Some(token), context.locale, json!({})).await {
         Ok(result) => {
-            let per_question = result["per_question"].clone();
+            let per_question = result_rows(&result, context.locale);
             context.render("exam_result", json!({ "title": "web.exam.result_title", "result": result, "per_question": per_question }))
         }
         Err(problem) => context.fail(problem),
