@@ -10,6 +10,7 @@
 //! | `CERTFLOW_SMS_GATEWAY_URL`, `CERTFLOW_SMS_GATEWAY_TOKEN` | unset | HTTP SMS gateway |
 //! | `CERTFLOW_SMS_API_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE`, `_SIGN_NAME`, `CERTFLOW_SMS_TEMPLATE_CODES` | unset | signed SMS template API (takes precedence over the gateway) |
 //! | `CERTFLOW_PROVINCIAL_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE` | unset | provincial platform |
+//! | `CERTFLOW_SITE_NAME`, `CERTFLOW_ICP_FILING`, `CERTFLOW_SITE_CONTACT` | unset | web pages' name and footer (read by `web::WebConfig`) |
 //!
 //! Secrets come only from the environment or a file path, never from flags.
 

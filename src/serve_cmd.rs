@@ -29,7 +29,8 @@ pub async fn serve(listen: SocketAddr, role: Role) -> anyhow::Result<ExitCode> {
         if let Some(dir) = &config.definitions_dir {
             state = state.with_templates(workers::notify::Templates::load_dir(dir.join("templates"))?);
         }
-        let router = api::router(state);
+        // The pages and the JSON API share one listener.
+        let router = web::site(state, web::WebConfig::from_env());
         let listener = tokio::net::TcpListener::bind(listen).await?;
         eprintln!("certflow 已启动：http://{listen}（数据库 {}）", platform::redact(&config.database_url));
         tracing::info!(%listen, "API listening");

@@ -11,6 +11,7 @@ use sqlx::Row;
 use workflows::clock::{beijing_date, from_millis};
 
 use crate::auth::Caller;
+use crate::card_pdf::{SignedFields, sign, signing_key};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::workflow::context_int;
@@ -90,19 +91,29 @@ async fn my_credits(State(state): State<AppState>, caller: Caller, Query(query):
     Ok(Json(json!({ "year": year, "items": items })))
 }
 
-/// `GET /api/cards/{card_no}/verify` (public): whether a card is valid, with the
-/// holder's name masked.
+#[derive(Deserialize)]
+pub(crate) struct VerifyQuery {
+    /// The signature from a card's printed link.
+    s: Option<String>,
+}
+
+/// `GET /api/cards/{card_no}/verify?s=…` (public): whether a card is valid, with the
+/// holder's name masked, and whether the signature `s` from the card's link matches
+/// (`signature`: `valid`, `invalid` or `absent`).
 #[utoipa::path(
     get,
     path = "/api/cards/{card_no}/verify",
     tag = "regulator",
-    params(("card_no" = String, Path, description = "学分卡编号 / credit card number")),
+    params(
+        ("card_no" = String, Path, description = "学分卡编号 / credit card number"),
+        ("s" = Option<String>, Query, description = "卡面二维码链接中的签名 / signature from the card's QR link"),
+    ),
     responses(
         (status = 200, description = "The card, whether it is valid, and the holder's masked name", body = serde_json::Value),
         (status = 404, description = "No card has this number", body = crate::openapi::ErrorResponse),
     )
 )]
-pub(crate) async fn verify_card(State(state): State<AppState>, Path(card_no): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn verify_card(State(state): State<AppState>, Path(card_no): Path<String>, Query(query): Query<VerifyQuery>) -> Result<Json<Value>, ApiError> {
     let row = sqlx::query(
         "SELECT c.card_no, c.year, c.item_code, c.unit_name, c.credits, c.issued_at, c.revoked_at, o.name
          FROM cards c JOIN operators o ON o.id = c.operator_id WHERE c.card_no = $1",
@@ -115,17 +126,35 @@ pub(crate) async fn verify_card(State(state): State<AppState>, Path(card_no): Pa
     let item_code: String = row.try_get("item_code")?;
     let issued_at: i64 = row.try_get("issued_at")?;
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+    let card_no: String = row.try_get("card_no")?;
+    let year: i64 = row.try_get("year")?;
+    let credits: i64 = row.try_get("credits")?;
+    let issued_on = beijing_date(from_millis(issued_at)).to_string();
+
+    // The signature of a printed card's link, when the check came from its QR code.
+    let signature = match query.s.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
+        None => "absent",
+        Some(given) => {
+            let key = signing_key(&state).await?;
+            let expected = sign(&key, &SignedFields { card_no: &card_no, year, item_code: &item_code, credits, issued_on: &issued_on });
+            if given.eq_ignore_ascii_case(&expected) { "valid" } else { "invalid" }
+        }
+    };
+    if signature == "invalid" {
+        tracing::warn!(card = %card_no, "card check with a wrong signature");
+    }
     Ok(Json(json!({
-        "card_no": row.try_get::<String, _>("card_no")?,
+        "card_no": card_no,
+        "signature": signature,
         "valid": revoked_at.is_none(),
         "revoked": revoked_at.is_some(),
         "revoked_on": revoked_at.map(|at| beijing_date(from_millis(at)).to_string()),
         "holder": mask::name(&row.try_get::<Option<String>, _>("name")?.unwrap_or_default()),
-        "year": row.try_get::<i64, _>("year")?,
+        "year": year,
         "item_code": item_code,
         "item_name": state.catalogue.item(&item_code).map(|item| item.name.clone()),
-        "credits": row.try_get::<i64, _>("credits")?,
+        "credits": credits,
         "unit_name": row.try_get::<Option<String>, _>("unit_name")?,
-        "issued_on": beijing_date(from_millis(issued_at)).to_string(),
+        "issued_on": issued_on,
     })))
 }

@@ -528,8 +528,17 @@ async fn add_evidence(
     if now_ms > attempt.deadline_at + EVIDENCE_GRACE_MINUTES * 60_000 {
         return Err(ApiError::conflict("exam.evidence_closed"));
     }
+    // Snapshots that arrive without a face check of their own (from a browser rather
+    // than a client with a face provider) get an `unverified` one, which the exam
+    // screening sends to a reviewer.
+    // NOTE: no server-side face comparison provider is wired in yet; one would replace
+    // this mark with its result.
+    let mut face_checks = request.face_checks;
+    if !request.snapshots.is_empty() && face_checks.is_empty() {
+        face_checks.push(json!({ "result": "unverified", "reason": "no_face_provider", "snapshots": request.snapshots.len() }));
+    }
     let groups = [
-        ("face_checks", request.face_checks),
+        ("face_checks", face_checks),
         ("snapshots", request.snapshots),
         ("audio", request.audio),
         ("focus_loss", request.focus_loss),

@@ -30,7 +30,7 @@ use workflows::db::is_unique_violation;
 use crate::auth::{Caller, Role};
 use crate::db::new_id;
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use crate::AppState;
 
 /// Maximum distance in seconds between a signed request's timestamp and the server's clock.
@@ -44,7 +44,7 @@ pub const TIMESTAMP_HEADER: &str = "x-certflow-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-certflow-signature";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/institutions", post(create_institution_route))
+    Router::new().route("/api/institutions", post(create_institution_route).get(list_for_item))
 }
 
 /// An `institutions` row.
@@ -258,4 +258,25 @@ pub(crate) async fn create_institution_route(
     caller.require(&[Role::AssociationAdmin])?;
     let created = create_institution(&state, &request.name, &request.uscc, &request.items).await?;
     Ok((StatusCode::CREATED, Json(json!(created))))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    item_code: String,
+}
+
+/// `GET /api/institutions?item_code=T` (any session): the approved institutions that
+/// teach the item, by name, for the operator's choice before the hand-off.
+pub(crate) async fn list_for_item(State(state): State<AppState>, _caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {} FROM institutions WHERE status = 'approved' ORDER BY name", InstitutionRecord::COLUMNS)))
+        .fetch_all(&state.engine.db.pool)
+        .await?;
+    let mut institutions = Vec::new();
+    for row in &rows {
+        let institution = InstitutionRecord::from_row(row)?;
+        if institution.teaches(query.item_code.trim()) {
+            institutions.push(json!({ "id": institution.id, "name": institution.name }));
+        }
+    }
+    Ok(Json(json!({ "institutions": institutions })))
 }

@@ -11,6 +11,7 @@ pub mod appeals;
 pub mod archives;
 pub mod auth;
 pub mod bank;
+pub mod card_pdf;
 pub mod certificates;
 pub mod credits;
 pub mod db;
@@ -28,6 +29,7 @@ pub mod mask;
 pub mod operator;
 pub mod openapi;
 pub mod past_records;
+pub mod proctoring;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
@@ -35,6 +37,7 @@ pub mod sessions;
 pub mod study;
 pub mod sync_ops;
 pub mod unit_change;
+pub mod unit_search;
 pub mod units;
 pub mod verifications;
 pub mod workflow;
@@ -112,11 +115,13 @@ pub fn router(state: AppState) -> Router {
         .merge(operator::router())
         .merge(certificates::router())
         .merge(units::router())
+        .merge(unit_search::router())
         .merge(institutions::router())
         .merge(enrollments::router())
         .merge(handoff::router())
         .merge(sessions::router())
         .merge(exams::router())
+        .merge(proctoring::router())
         .merge(bank::router())
         .merge(reviews::router())
         .merge(archives::router())
@@ -125,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .merge(verifications::router())
         .merge(past_records::router())
         .merge(credits::router())
+        .merge(card_pdf::router())
         .merge(ops::router())
         .merge(definitions::router())
         .merge(sync_ops::router())

@@ -168,15 +168,28 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
     if bearer.is_some() {
         return bearer;
     }
+    cookie_value(headers, SESSION_COOKIE).filter(|token| !token.is_empty())
+}
+
+/// Returns the value of cookie `name` from the request's `Cookie` headers.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(key, _)| *key == name)
         .map(|(_, value)| value.to_string())
-        .filter(|token| !token.is_empty())
+}
+
+/// Returns whether the request came over HTTPS, directly or through a proxy that set
+/// `X-Forwarded-Proto: https`.
+pub fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(',').next().unwrap_or("").trim().eq_ignore_ascii_case("https"))
 }
 
 /// Returns `operator:<id>` or `account:<id>` for the session in `headers`, or `None`
@@ -229,11 +242,7 @@ pub async fn create_session(
 /// came over HTTPS, directly or through a proxy that set `X-Forwarded-Proto: https`,
 /// so that plain-HTTP development still works.
 pub fn session_cookie(request_headers: &HeaderMap, token: &str, max_age_secs: i64) -> HeaderValue {
-    let forwarded_https = request_headers
-        .get("x-forwarded-proto")
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(',').next().unwrap_or("").trim().eq_ignore_ascii_case("https"));
-    let secure = if forwarded_https { "; Secure" } else { "" };
+    let secure = if is_https(request_headers) { "; Secure" } else { "" };
     let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
     HeaderValue::from_str(&cookie).expect("a hex token makes a valid header value")
 }

@@ -1,0 +1,123 @@
+//! The extractor every page handler starts from: the visitor's locale, session token
+//! and CSRF token, and the rendering of a page with the layout's data.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{ACCEPT_LANGUAGE, LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::messages::Locale;
+use serde_json::{Value, json};
+
+pub use api::auth::{cookie_value, is_https};
+
+use crate::backend::ApiProblem;
+use crate::csrf::CsrfToken;
+use crate::WebState;
+
+/// The cookie that keeps the locale a visitor chose.
+pub const LOCALE_COOKIE: &str = "certflow_lang";
+
+/// The request data every page handler starts from.
+pub struct PageContext {
+    pub state: WebState,
+    pub locale: Locale,
+    /// The API session token from the session cookie, if any.
+    pub session: Option<String>,
+    pub csrf: String,
+    /// The request's path and query, for the language switch to come back to.
+    pub path: String,
+    pub headers: HeaderMap,
+}
+
+impl FromRequestParts<WebState> for PageContext {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<PageContext, Self::Rejection> {
+        let csrf = parts.extensions.get::<CsrfToken>().map(|token| token.0.clone()).unwrap_or_default();
+        Ok(PageContext {
+            state: state.clone(),
+            locale: locale_of(&parts.headers),
+            session: api::auth::session_token(&parts.headers),
+            csrf,
+            path: parts.uri.path_and_query().map(|path| path.as_str().to_string()).unwrap_or_else(|| "/".into()),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl PageContext {
+    /// Renders template `pages/{name}` inside the layout with `data`, whose `title` key
+    /// names the catalogue code of the page title.
+    pub fn render(&self, name: &str, data: Value) -> Response {
+        self.render_status(StatusCode::OK, name, data)
+    }
+
+    /// Renders like [`PageContext::render`] with `status`, such as 400 for a form with errors.
+    pub fn render_status(&self, status: StatusCode, name: &str, data: Value) -> Response {
+        let layout = json!({
+            "locale": self.locale.tag(),
+            "is_en": self.locale == Locale::En,
+            "csrf": self.csrf,
+            "signed_in": self.session.is_some(),
+            "path": self.path,
+            "site": &*self.state.config,
+        });
+        self.state.views.page(status, name, merge(layout, data))
+    }
+
+    /// Returns the session token, or a redirect to the login page.
+    pub fn session(&self) -> Result<&str, Response> {
+        self.session.as_deref().ok_or_else(|| redirect("/login"))
+    }
+
+    /// Turns an API error that the page cannot show beside a field into a response:
+    /// a redirect to login for an expired session, else the error page.
+    pub fn fail(&self, problem: ApiProblem) -> Response {
+        if problem.status == StatusCode::UNAUTHORIZED {
+            return redirect("/login");
+        }
+        self.state.views.error_page(self.locale, &self.state.config, problem.status, &problem.message)
+    }
+}
+
+/// Adds the keys of `data` to `layout`.
+fn merge(mut layout: Value, data: Value) -> Value {
+    if let (Some(target), Value::Object(source)) = (layout.as_object_mut(), data) {
+        target.extend(source);
+    }
+    layout
+}
+
+/// Returns a 303 redirect to `location`, which browsers follow with GET after a form.
+pub fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+/// Returns a redirect that also sets cookie `cookie` (a full `Set-Cookie` value).
+pub fn redirect_with_cookie(location: &str, cookie: HeaderValue) -> Response {
+    let mut response = redirect(location);
+    response.headers_mut().append(SET_COOKIE, cookie);
+    response
+}
+
+/// Returns the locale from the visitor's choice cookie, else from `Accept-Language`.
+pub fn locale_of(headers: &HeaderMap) -> Locale {
+    if let Some(chosen) = cookie_value(headers, LOCALE_COOKIE) {
+        return Locale::parse(&chosen);
+    }
+    headers.get(ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok()).map(Locale::parse).unwrap_or_default()
+}
+
+/// Returns `back` when it is a path on this site, else `/`, so that a crafted link
+/// cannot send the visitor elsewhere.
+pub fn local_path(back: Option<&str>) -> String {
+    match back {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
+        _ => "/".to_string(),
+    }
+}

@@ -1,0 +1,26 @@
+//! The pages, one module per area. Each module owns its routes.
+
+pub mod credits;
+pub mod enroll;
+pub mod exam;
+pub mod home;
+pub mod language;
+pub mod login;
+pub mod profile;
+pub mod study;
+
+use axum::Router;
+
+use crate::WebState;
+
+pub fn router() -> Router<WebState> {
+    Router::new()
+        .merge(language::router())
+        .merge(login::router())
+        .merge(profile::router())
+        .merge(home::router())
+        .merge(enroll::router())
+        .merge(study::router())
+        .merge(exam::router())
+        .merge(credits::router())
+}

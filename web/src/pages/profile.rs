@@ -1,0 +1,133 @@
+//! Registration (name and ID number) and info completion (employer unit, found by
+//! name or credit code, and the items of the certificates held).
+
+use axum::extract::{Form, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::context::{PageContext, redirect};
+use crate::forms::FormErrors;
+use crate::WebState;
+
+pub fn router() -> Router<WebState> {
+    Router::new()
+        .route("/register", get(show_register).post(register))
+        .route("/info", get(show_info).post(complete_info))
+}
+
+#[derive(Deserialize, Default)]
+struct RegisterForm {
+    name: String,
+    id_number: String,
+    #[serde(default)]
+    email: String,
+}
+
+fn register_data(form: &RegisterForm, errors: &FormErrors) -> Value {
+    json!({ "title": "web.register.title", "name": form.name, "id_number": form.id_number, "email": form.email, "errors": errors.to_json() })
+}
+
+/// `GET /register`.
+async fn show_register(context: PageContext) -> Response {
+    if let Err(response) = context.session() {
+        return response;
+    }
+    context.render("register", register_data(&RegisterForm::default(), &FormErrors::default()))
+}
+
+/// `POST /register {name, id_number, email}`.
+async fn register(context: PageContext, Form(form): Form<RegisterForm>) -> Response {
+    let token = match context.session() {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let body = json!({ "name": form.name, "id_number": form.id_number, "email": form.email });
+    match context.state.backend.post("/api/operator/register", Some(token), context.locale, body).await {
+        Ok(_) => redirect("/info"),
+        Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
+        Err(problem) => {
+            let errors = FormErrors::from_problem(&problem, &["name", "id_number", "email"]);
+            context.render_status(StatusCode::BAD_REQUEST, "register", register_data(&form, &errors))
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct InfoQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /info?q=…`: the info form; with `q`, the units found by name or credit code.
+async fn show_info(context: PageContext, Query(query): Query<InfoQuery>) -> Response {
+    let token = match context.session() {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    info_page(&context, token, &query.q, "", "", StatusCode::OK, &FormErrors::default()).await
+}
+
+/// Renders the info page, searching units when `q` is not blank.
+async fn info_page(context: &PageContext, token: &str, q: &str, unit_uscc: &str, item_code: &str, status: StatusCode, errors: &FormErrors) -> Response {
+    let mut search_error = Value::Null;
+    let mut units = Value::Array(Vec::new());
+    if !q.trim().is_empty() {
+        let path = format!("/api/units/search?{}", serde_urlencoded::to_string([("q", q)]).unwrap_or_default());
+        match context.state.backend.get(&path, Some(token), context.locale).await {
+            Ok(found) => units = found["units"].clone(),
+            Err(problem) if problem.status == StatusCode::UNAUTHORIZED => return context.fail(problem),
+            Err(problem) => search_error = Value::String(problem.message),
+        }
+    }
+    let items: Vec<Value> = context
+        .state
+        .app
+        .catalogue
+        .items()
+        .iter()
+        .filter_map(|item| item.code.as_ref().map(|code| json!({ "code": code, "name": item.name, "selected": code == item_code })))
+        .collect();
+    let data = json!({
+        "title": "web.info.title",
+        "q": q,
+        "searched": !q.trim().is_empty(),
+        "units": units,
+        "search_error": search_error,
+        "unit_uscc": unit_uscc,
+        "items": items,
+        "errors": errors.to_json(),
+    });
+    context.render_status(status, "info", data)
+}
+
+#[derive(Deserialize)]
+struct InfoForm {
+    #[serde(default)]
+    unit_uscc: String,
+    #[serde(default)]
+    item_code: String,
+    #[serde(default)]
+    q: String,
+}
+
+/// `POST /info {unit_uscc, item_code}`: attaches the operator to the unit.
+async fn complete_info(context: PageContext, Form(form): Form<InfoForm>) -> Response {
+    let token = match context.session() {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let items: Vec<Value> = if form.item_code.trim().is_empty() { Vec::new() } else { vec![json!({ "item_code": form.item_code })] };
+    let body = json!({ "unit_uscc": form.unit_uscc, "items": items });
+    match context.state.backend.post("/api/operator/info", Some(token), context.locale, body).await {
+        Ok(_) => redirect("/home"),
+        Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
+        Err(problem) => {
+            let errors = FormErrors::from_problem(&problem, &["unit_uscc", "items"]);
+            info_page(&context, token, &form.q, &form.unit_uscc, &form.item_code, StatusCode::BAD_REQUEST, &errors).await
+        }
+    }
+}
