@@ -14,7 +14,8 @@ pub fn postgres_admin_url() -> String {
 }
 
 /// A migrated database that lives as long as this value (SQLite) or until the server
-/// is reset (PostgreSQL databases are named `certflow_test_<uuid>`).
+/// is reset (PostgreSQL databases are named `certflow_test_<uuid v7>`, whose first 12
+/// hex digits are the creation time in unix milliseconds, so clean-up can spare new ones).
 pub struct TestDb {
     pub db: Db,
     _dir: Option<TempDir>,
@@ -50,7 +51,7 @@ pub async fn fresh_postgres_url() -> String {
              Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
         )
     });
-    let name = format!("certflow_test_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("certflow_test_{}", uuid::Uuid::now_v7().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut connection)
         .await
