@@ -56,8 +56,13 @@ async fn release(
     if reason.is_empty() {
         return Err(ApiError::invalid("unit_change.reason_required").field("reason"));
     }
+    // A unit admin learns nothing about operators outside the unit: 404 as for an
+    // unknown id. Association admins are told the operator is elsewhere.
     let operator = load_operator(&state, &operator_id).await?;
     if operator.unit_id.as_deref() != Some(unit_id.as_str()) {
+        if kind == "release" {
+            return Err(ApiError::not_found("unit_change.operator_not_found"));
+        }
         return Err(ApiError::conflict("unit_change.not_in_unit"));
     }
     let by = caller.account_id.clone().unwrap_or_default();
