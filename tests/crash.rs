@@ -55,7 +55,8 @@ async fn crash_drill_split_roles_on_postgres() {
     let api = by_role["api"].as_u64().unwrap();
     let worker = by_role["worker"].as_u64().unwrap();
     assert_eq!(api + worker, 4, "{report}");
-    assert!(api > 0 && worker > 0, "seed 13 kills both kinds of process: {report}");
+    assert!(api > 0, "the seed kills the API process at least once: {report}");
+    assert!(worker > 0, "the seed kills the worker process at least once: {report}");
 }
 
 #[test]

@@ -428,6 +428,9 @@ enum Payload {
 
 /// Returns a well-formed body for `row` that names B's subjects, so that the only
 /// reason left to refuse it is who sends it.
+// NOTE: axum extracts the JSON body before a handler checks the caller's role, so a
+// malformed body gets 400 even from a caller without the role. Refusals are therefore
+// checked with well-formed bodies only.
 fn sample_body(row: &Row, world: &World, who: Who) -> Payload {
     let operator_b = world.operator_b_id.clone();
     match (row.method, row.path) {

@@ -4,7 +4,7 @@
 //! An attempt is stored before the password is checked, in a transaction serialized per
 //! login, so parallel guesses cannot pass the limit together. A correct password deletes
 //! the login's attempts; a wrong one leaves its row until the window has passed. Unknown
-//! logins are counted the same way, so the answer does not reveal which logins exist.
+//! logins are counted the same way, so the response does not reveal which logins exist.
 
 use crate::AppState;
 use crate::db::{lock_key, new_id};
@@ -16,7 +16,7 @@ pub const MAX_PASSWORD_ATTEMPTS: i64 = 5;
 pub const PASSWORD_WINDOW_MINUTES: i64 = 15;
 
 /// Records an attempt for `login`, or fails with 429 `login.password_locked` when the
-/// window already holds [`MAX_PASSWORD_ATTEMPTS`] attempts.
+/// window already contains [`MAX_PASSWORD_ATTEMPTS`] attempts.
 pub async fn record_attempt(state: &AppState, login: &str) -> Result<(), ApiError> {
     let now_ms = state.now_ms();
     let window_start = now_ms - PASSWORD_WINDOW_MINUTES * 60_000;
@@ -34,7 +34,7 @@ pub async fn record_attempt(state: &AppState, login: &str) -> Result<(), ApiErro
         .await?;
     if count >= MAX_PASSWORD_ATTEMPTS {
         let retry_after_secs = (oldest.unwrap_or(now_ms) - window_start) / 1000;
-        tracing::warn!(login = %login, attempts = count, retry_after_secs, "password login refused: too many attempts");
+        tracing::warn!(login = %login, attempts = count, retry_after_secs, "password login rejected: too many attempts");
         return Err(ApiError::rate_limited("login.password_locked", retry_after_secs).arg("minutes", PASSWORD_WINDOW_MINUTES));
     }
 
