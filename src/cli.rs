@@ -70,6 +70,9 @@ pub enum Command {
         /// Print one JSON object on stdout.
         #[arg(long)]
         json: bool,
+        /// Run the API, the workers and the scheduler as three processes and kill the API or the worker process each round (PostgreSQL only).
+        #[arg(long)]
+        split: bool,
     },
     /// Run a compressed year for the bundled demo data through the real API on loopback, with a simulated clock.
     Demo {
@@ -290,7 +293,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin { command: AdminCommand::Create { login, name, role, password_file } } => admin_cmd::create_admin(&login, &name, &role, password_file.as_deref()).await,
         Command::Import { command: ImportCommand::Roster { file, unit } } => admin_cmd::import_roster(&file, &unit).await,
         Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,
-        Command::CrashDrill { rounds, operators, database, seed, json } => crate::crash::run(crate::crash::DrillOptions { rounds, operators, database, seed, json }).await,
+        Command::CrashDrill { rounds, operators, database, seed, json, split } => crate::crash::run(crate::crash::DrillOptions { rounds, operators, database, seed, json, split }).await,
         Command::Bench { command: BenchCommand::Exam { quick, budget_ms, json } } => crate::bench::exam(crate::bench::ExamBenchOptions { quick, budget_ms, json }),
         Command::Archive { command: ArchiveCommand::Verify { json } } => crate::archive_cmd::verify(json).await,
         Command::ProvincialSim { listen, store, key_id, secret } => sim_cmd::run(listen, store, key_id, secret).await,

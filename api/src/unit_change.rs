@@ -56,8 +56,19 @@ async fn release(
     if reason.is_empty() {
         return Err(ApiError::invalid("unit_change.reason_required").field("reason"));
     }
+    // A unit admin learns nothing about an operator who never belonged to the unit, so
+    // the response is 404 as for an unknown id. For a former member it is 409.
     let operator = load_operator(&state, &operator_id).await?;
     if operator.unit_id.as_deref() != Some(unit_id.as_str()) {
+        let had_period = sqlx::query("SELECT 1 FROM affiliations WHERE operator_id = $1 AND unit_id = $2")
+            .bind(&operator_id)
+            .bind(&unit_id)
+            .fetch_optional(&state.engine.db.pool)
+            .await?
+            .is_some();
+        if kind == "release" && !had_period {
+            return Err(ApiError::not_found("unit_change.operator_not_found"));
+        }
         return Err(ApiError::conflict("unit_change.not_in_unit"));
     }
     let by = caller.account_id.clone().unwrap_or_default();

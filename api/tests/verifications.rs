@@ -14,22 +14,12 @@ use workflows::db::Db;
 
 /// Posts a multipart form of text fields and (file name, bytes) files.
 async fn post_form(app: &TestApp, token: &str, fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> Reply {
-    let boundary = "verification-boundary";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
-    }
-    for (file_name, bytes) in files {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let (content_type, body) = common::multipart(fields, files);
     let request = Request::builder()
         .method(Method::POST)
         .uri("/api/verifications")
         .header("authorization", format!("Bearer {token}"))
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .header("content-type", content_type)
         .body(Body::from(body))
         .unwrap();
     app.send(request).await

@@ -1,5 +1,7 @@
 //! `certflow crash-drill`: runs a scripted pipeline against a `certflow serve` child
 //! process and kills the child with SIGKILL at random moments, restarting it each time.
+//! With `--split` (PostgreSQL only) the API, the workers and the scheduler run as three
+//! processes, and each round kills the API process or the worker process at random.
 //! Then it checks that no acknowledged step was lost, that no side effect was produced
 //! twice for one idempotency key, and that every instance has finished or waits on a
 //! timer or an event.
@@ -41,6 +43,8 @@ pub struct DrillOptions {
     /// Seed of the kill moments; the same seed gives the same waits.
     pub seed: u64,
     pub json: bool,
+    /// Runs API, worker and scheduler as separate processes; needs PostgreSQL.
+    pub split: bool,
 }
 
 pub async fn run(options: DrillOptions) -> anyhow::Result<ExitCode> {
@@ -48,6 +52,9 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<ExitCode> {
     let data_dir = temp.path.join("data");
     std::fs::create_dir_all(&data_dir)?;
     let database_url = options.database.clone().unwrap_or_else(|| format!("sqlite://{}/certflow.db", data_dir.display()));
+    if options.split && !database_url.starts_with("postgres") {
+        anyhow::bail!("--split runs several processes on one database and needs --database postgres://…");
+    }
 
     // The provincial simulator outlives every server process.
     let sim = SimState::open(&temp.path.join("sim"), SimOptions::new(SIM_SECRET.as_bytes().to_vec())).await?;
@@ -66,9 +73,13 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<ExitCode> {
         ("CERTFLOW_LOG".to_string(), "warn".to_string()),
     ];
     let exe = std::env::current_exe().context("locating the certflow binary")?;
-    let log = temp.path.join("serve.log");
-    let mut server = Server::new(exe, listen, env, log.clone());
-    server.start().await?;
+    let roles: &[&'static str] = if options.split { &["api", "worker", "scheduler"] } else { &["all"] };
+    let mut servers: Vec<Server> = roles.iter().map(|role| Server::new(exe.clone(), *role, listen, env.clone(), temp.path.join(format!("serve-{role}.log")))).collect();
+    for server in &mut servers {
+        server.start().await?;
+    }
+    // The processes that die during the drill: the API or a worker, never the scheduler.
+    let victims = if options.split { 2 } else { 1 };
     let db = Db::connect(&database_url).await?;
     let engine = Engine::new(db.clone(), Arc::new(SystemClock));
     engine.load_published().await?;
@@ -96,8 +107,9 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<ExitCode> {
     let mut rng = StdRng::seed_from_u64(options.seed);
     for round in 1..=options.rounds {
         tokio::time::sleep(Duration::from_millis(rng.random_range(300..2500))).await;
+        let server = &mut servers[rng.random_range(0..victims)];
         server.kill().await?;
-        tracing::info!(round, "server killed");
+        tracing::info!(round, role = server.role, "server killed");
         server.start().await?;
     }
     let (acknowledged, retries) = script.await.context("the script task")??;
@@ -105,19 +117,25 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<ExitCode> {
     // Let the last life of the server finish its work, then check.
     drain(&engine).await?;
     let checks = verify::run(&engine, &sim, &data_dir, &acknowledged).await?;
-    server.stop().await?;
+    for server in &mut servers {
+        server.stop().await?;
+    }
     let ok = checks.iter().all(|c| c.ok);
+    let kills: usize = servers.iter().map(|s| s.kills).sum();
+    let starts: usize = servers.iter().map(|s| s.starts).sum();
+    let kills_by_role: serde_json::Map<String, serde_json::Value> = servers.iter().map(|s| (s.role.to_string(), json!(s.kills))).collect();
 
     if options.json {
-        println!("{}", json!({ "ok": ok, "kills": server.kills, "starts": server.starts, "operators": acknowledged.len(), "retried_requests": retries, "checks": checks }));
+        println!("{}", json!({ "ok": ok, "kills": kills, "kills_by_role": kills_by_role, "starts": starts, "operators": acknowledged.len(), "retried_requests": retries, "checks": checks }));
     } else {
-        println!("强制终止 {} 次，启动 {} 次，{} 名作业人员走完流程，重发请求 {} 次", server.kills, server.starts, acknowledged.len(), retries);
+        let by_role: Vec<String> = servers.iter().map(|s| format!("{} {} 次", s.role, s.kills)).collect();
+        println!("强制终止 {kills} 次（{}），启动 {starts} 次，{} 名作业人员走完流程，重发请求 {} 次", by_role.join("，"), acknowledged.len(), retries);
         for check in &checks {
             println!("{} {}{}", if check.ok { "通过" } else { "失败" }, check.name, if check.ok { String::new() } else { format!("：{}", check.detail) });
         }
     }
     if !ok {
-        eprintln!("服务日志：{}", log.display());
+        eprintln!("服务日志：{}", temp.path.display());
         // Keep the folder for a look at the database and the log.
         std::mem::forget(temp);
     }

@@ -158,38 +158,48 @@ pub async fn operator(
     // The script answers in seconds, faster than a person can read, so screening holds
     // the attempt for a reviewer; staff accept it and the credits count.
     if done.exam_passed {
-        accept_exam_review(client, &setup.staff_token, &attempt_id, &key("review")).await?;
+        review_until_credited(client, token, &setup.staff_token, &done.enrollment_id, courses.len()).await?;
     }
     Ok(done)
 }
 
-/// Accepts the open review case of `attempt_id` as association staff, waiting for the
-/// workers to screen the attempt first. Returns once the case is decided.
-async fn accept_exam_review(client: &mut Client, staff_token: &str, attempt_id: &str, key: &str) -> anyhow::Result<()> {
-    // A decision sent before the instance reached review is refused; the retry after it
-    // needs a new idempotency key, because the refusal is stored under the old one.
-    let mut tries = 0;
+/// Accepts, as association staff, every open review case of the enrollment until its
+/// credits are awarded, for at most four minutes.
+async fn review_until_credited(client: &mut Client, token: &str, staff_token: &str, enrollment_id: &str, credits: usize) -> anyhow::Result<()> {
+    // A decision sent before the instance reached review is refused, and the refusal is
+    // stored under its idempotency key, so each retry of a case takes a new key.
+    let mut tries: HashMap<String, usize> = HashMap::new();
     for _ in 0..480 {
-        let reply = client.send(Method::GET, "/api/reviews?status=all&kind=exam&limit=500", Some(staff_token), None, None).await?;
-        let case = reply.body["cases"].as_array().into_iter().flatten().find(|case| case["subject_id"] == attempt_id);
-        match case.map(|case| (case["id"].as_str().unwrap_or_default().to_string(), case["status"].as_str().unwrap_or_default().to_string())) {
-            Some((_, status)) if status != "open" => return Ok(()),
-            Some((case_id, _)) => {
-                let body = json!({ "decision": "accept" });
-                let path = format!("/api/reviews/{case_id}/decision");
-                let reply = client.send(Method::POST, &path, Some(staff_token), Some(&body), Some(&format!("{key}-{tries}"))).await?;
-                if reply.code() == "review.not_under_review" {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-                expect(&reply, "review decision", &["review.already_decided"])?;
-                return Ok(());
-            }
-            None => tokio::time::sleep(Duration::from_millis(500)).await,
+        let reply = client.send(Method::GET, "/api/enrollments", Some(token), None, None).await?;
+        let credited = reply.body["enrollments"]
+            .as_array()
+            .and_then(|list| list.iter().find(|e| e["id"] == enrollment_id))
+            .and_then(|e| e["credits"].as_u64());
+        if credited == Some(credits as u64) {
+            return Ok(());
         }
+
+        let queue = client.send(Method::GET, "/api/reviews?status=open&limit=500", Some(staff_token), None, None).await?;
+        let cases: Vec<String> = queue.body["cases"]
+            .as_array()
+            .map(|cases| cases.iter().filter(|c| c["enrollment_id"] == enrollment_id).filter_map(|c| c["id"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        for case_id in cases {
+            let tried = tries.entry(case_id.clone()).or_default();
+            let body = json!({ "decision": "accept", "reason": "崩溃演练：人工复核为本人作答" });
+            let path = format!("/api/reviews/{case_id}/decision");
+            let reply = client.send(Method::POST, &path, Some(staff_token), Some(&body), Some(&format!("review-{case_id}-{tried}"))).await?;
+            if reply.code() == "review.not_under_review" {
+                *tried += 1;
+                continue;
+            }
+            if !reply.status.is_success() && reply.code() != "review.already_decided" {
+                bail!("review decision on {case_id}: {} {}", reply.status, reply.body);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    bail!("attempt {attempt_id} was not screened into a review case within four minutes")
+    bail!("enrollment {enrollment_id} did not reach {credits} credits within four minutes")
 }
 
 /// Logs in by SMS code read from the outbox file, asking for a new code when none

@@ -8,10 +8,17 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
-/// One `certflow serve` process at a time, on a fixed loopback address so clients find
-/// it again after a restart.
+/// How long a process without a listener must keep running to count as started.
+// NOTE: a worker that is still migrating after this long counts as started; the drill
+// only needs it alive, since the API process migrates first.
+const NO_LISTENER_SETTLE: Duration = Duration::from_millis(1500);
+
+/// One `certflow serve --role ROLE` process at a time, on a fixed loopback address so
+/// clients find it again after a restart.
 pub struct Server {
     exe: PathBuf,
+    /// `all`, `api`, `worker` or `scheduler`.
+    pub role: &'static str,
     pub listen: SocketAddr,
     env: Vec<(String, String)>,
     log: PathBuf,
@@ -23,16 +30,18 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(exe: PathBuf, listen: SocketAddr, env: Vec<(String, String)>, log: PathBuf) -> Server {
-        Server { exe, listen, env, log, child: None, starts: 0, kills: 0 }
+    pub fn new(exe: PathBuf, role: &'static str, listen: SocketAddr, env: Vec<(String, String)>, log: PathBuf) -> Server {
+        Server { exe, role, listen, env, log, child: None, starts: 0, kills: 0 }
     }
 
-    /// Starts the process and waits until `/healthz` responds, for at most two minutes
-    /// (start-up migrates and publishes before it listens).
+    /// Starts the process and waits until it is ready, for at most two minutes: a role
+    /// that serves the API is ready when `/healthz` responds (start-up migrates and
+    /// publishes before it listens); a worker or scheduler, which has no listener, when
+    /// it is still running after [`NO_LISTENER_SETTLE`].
     pub async fn start(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).with_context(|| self.log.display().to_string())?;
         let child = Command::new(&self.exe)
-            .args(["serve", "--listen", &self.listen.to_string()])
+            .args(["serve", "--role", self.role, "--listen", &self.listen.to_string()])
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -42,6 +51,14 @@ impl Server {
             .context("starting certflow serve")?;
         self.child = Some(child);
         self.starts += 1;
+
+        if !matches!(self.role, "all" | "api") {
+            tokio::time::sleep(NO_LISTENER_SETTLE).await;
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                bail!("certflow serve --role {} exited with {status} during start-up; see {}", self.role, self.log.display());
+            }
+            return Ok(());
+        }
 
         let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
         let url = format!("http://{}/healthz", self.listen);

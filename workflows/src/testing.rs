@@ -6,6 +6,8 @@
 //! parallel without seeing each other. A missing server fails the test with a message
 //! that says how to start one; it never skips.
 
+pub mod fuzz;
+
 use crate::db::{Backend, Db};
 
 /// The administrative URL of the test PostgreSQL server.

@@ -170,7 +170,8 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Json(reque
         }
     }
 
-    // Step 4: open the session.
+    // Step 4: open a fresh session; one presented with the request ends.
+    super::end_presented_session(&state, &headers).await?;
     let session = create_session(&state, Role::Operator, Some(&operator_id), None).await?;
     tracing::info!(operator = %operator_id, mobile = %mask::mobile(&mobile), status = %status, "operator logged in");
     let body = json!({

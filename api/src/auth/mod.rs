@@ -8,6 +8,7 @@
 //! Institutions' servers do not use sessions: they sign each request (see
 //! [`crate::institutions`]).
 
+pub mod attempts;
 pub mod code;
 pub mod password;
 
@@ -236,6 +237,18 @@ pub async fn create_session(
     .execute(&state.engine.db.pool)
     .await?;
     Ok(IssuedSession { token, expires_at })
+}
+
+/// Deletes the session whose token came with a login request, so that a login rotates
+/// the session id: the new token replaces the old one, which stops working at once
+/// instead of staying valid until it expires.
+pub async fn end_presented_session(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = session_token(headers) else { return Ok(()) };
+    let ended = sqlx::query("DELETE FROM auth_sessions WHERE token_hash = $1").bind(sha256_hex(token.as_bytes())).execute(&state.engine.db.pool).await?;
+    if ended.rows_affected() > 0 {
+        tracing::info!("session presented at login ended");
+    }
+    Ok(())
 }
 
 /// Builds the `Set-Cookie` value for `token`. The cookie is `Secure` when the request

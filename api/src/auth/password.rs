@@ -208,15 +208,15 @@ pub struct PasswordLoginRequest {
 }
 
 /// `POST /api/auth/password-login {login, password}` (public): logs an account in.
-///
-/// TODO: there is no lockout after repeated wrong passwords, because `accounts` has no
-/// failure counter. Until one is added, put a rate limit in front of this route.
+/// Attempts per login name are limited (see [`super::attempts`]); a session presented
+/// with the request ends, so a login always starts a fresh session.
 pub async fn password_login(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(request): Json<PasswordLoginRequest>,
 ) -> Result<Response, ApiError> {
     let login = request.login.trim().to_lowercase();
+    super::attempts::record_attempt(&state, &login).await?;
 
     let row = sqlx::query("SELECT id, role, password_hash, display_name, unit_id, institution_id FROM accounts WHERE login = $1")
         .bind(&login)
@@ -232,9 +232,12 @@ pub async fn password_login(
         return Err(ApiError::unauthenticated("login.password_wrong"));
     };
 
+    super::attempts::clear_attempts(&state, &login).await?;
+
     let account_id: String = row.try_get("id")?;
     let role_text: String = row.try_get("role")?;
     let role = Role::parse(&role_text).ok_or_else(|| ApiError::internal(anyhow::anyhow!("account {account_id} has unknown role {role_text}")))?;
+    super::end_presented_session(&state, &headers).await?;
     let session = create_session(&state, role, None, Some(&account_id)).await?;
     tracing::info!(account = %account_id, role = role.as_str(), "account logged in");
 

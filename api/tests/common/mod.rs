@@ -203,10 +203,14 @@ impl TestApp {
 
     /// Sends a request signed with the institution's secret at the clock's time.
     pub async fn signed(&self, institution: &CreatedInstitution, path: &str, body: &Value) -> Reply {
-        let body = body.to_string();
+        self.signed_bytes(institution, path, body.to_string().into_bytes()).await
+    }
+
+    /// Like [`TestApp::signed`], with any body bytes, such as malformed JSON.
+    pub async fn signed_bytes(&self, institution: &CreatedInstitution, path: &str, body: Vec<u8>) -> Reply {
         let timestamp = self.state.now().timestamp();
         let key = hex::decode(&institution.secret).unwrap();
-        let signature = sign_request(&key, "POST", path, timestamp, body.as_bytes());
+        let signature = sign_request(&key, "POST", path, timestamp, &body);
         let request = Request::builder()
             .method(Method::POST)
             .uri(path)
@@ -253,6 +257,23 @@ impl TestApp {
     pub async fn count(&self, sql: &'static str, bind: &str) -> i64 {
         sqlx::query_scalar(sql).bind(bind).fetch_one(&self.db.pool).await.unwrap()
     }
+}
+
+/// Builds a `multipart/form-data` body of text `fields` and `files` (file name, bytes)
+/// sent in fields named `files`. Returns the content type and the body.
+pub fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "certflow-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    for (file_name, bytes) in files {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// Completes an 18-digit ID number from its first 17 digits.
