@@ -12,6 +12,7 @@ pub mod dispatcher;
 pub mod environment;
 pub mod jobs;
 pub mod notify;
+pub mod object_store;
 mod poll;
 mod notify_action;
 pub mod provincial;
