@@ -63,6 +63,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("xapi.yaml", include_str!("../../definitions/messages/xapi.yaml")),
     ("cli.yaml", include_str!("../../definitions/messages/cli.yaml")),
     ("review.yaml", include_str!("../../definitions/messages/review.yaml")),
+    ("training.yaml", include_str!("../../definitions/messages/training.yaml")),
 ];
 
 /// All message texts by code.
