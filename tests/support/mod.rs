@@ -80,7 +80,7 @@ pub async fn platform(db: Db) -> Platform {
     let queues = JobQueues::connect(&db.url).await.unwrap();
     let handle = runtime::start(Arc::new(services), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
 
-    let state = AppState::with_courseware(engine.clone(), courseware);
+    let state = AppState::with_courseware(engine.clone(), courseware).with_objects(Arc::new(workers::object_store::LocalStore::new(dir.path.join("objects"))));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = api::router(state.clone());
@@ -290,7 +290,7 @@ pub async fn pass_exam(p: &Platform, operator: &Enrolled, attempt_id: &str, code
     .unwrap();
     let started = p.engine.send(&operator.instance_id, EventIn::new(format!("start:{attempt_id}"), "exam_started").with("attempt_id", attempt_id)).await.unwrap();
     assert!(matches!(started, EventOutcome::Applied { .. }), "{started:?}");
-    let graded = EventIn::new(format!("graded:{attempt_id}"), "exam_graded").with("attempt_id", attempt_id).with("passed", true);
+    let graded = EventIn::new(format!("graded:{attempt_id}"), "exam_graded").with("attempt_id", attempt_id).with("passed", true).with("pass_mark", 70);
     p.engine.send(&operator.instance_id, graded).await.unwrap();
 }
 
