@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{JobRunner, Reply, TestApp, app, id_number, march_5_10am_beijing, s3_stub, uscc};
+use common::{JobRunner, Reply, TestApp, app, correct_answers, id_number, march_5_10am_beijing, s3_stub, uscc};
 use rust_xlsxwriter::Workbook;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -24,6 +24,7 @@ struct Setup {
     unit_admin: String,
     reviewer: String,
     operators: Vec<(String, String)>,
+    operator_tokens: Vec<String>,
     id_numbers: Vec<String>,
 }
 
@@ -35,14 +36,16 @@ async fn setup(app: &TestApp) -> Setup {
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let reviewer = app.account_token(api::auth::Role::Reviewer, "reviewer-t", None).await;
     let mut operators = Vec::new();
+    let mut operator_tokens = Vec::new();
     let mut id_numbers = Vec::new();
     for (mobile, body) in [("13800000071", "43010219800101171"), ("13800000072", "43010219800101172")] {
         let number = id_number(body);
-        let (_, operator_id, enrollment_id) = app.enrolled_operator(mobile, &number, &unit).await;
+        let (token, operator_id, enrollment_id) = app.enrolled_operator(mobile, &number, &unit).await;
         operators.push((operator_id, enrollment_id));
+        operator_tokens.push(token);
         id_numbers.push(number);
     }
-    Setup { unit_admin, reviewer, operators, id_numbers }
+    Setup { unit_admin, reviewer, operators, operator_tokens, id_numbers }
 }
 
 /// Returns the first `count` course codes of item T in 2026.
@@ -429,4 +432,52 @@ both_backends!(training_files_in_s3_store, |db: Db| async move {
     assert_eq!(first.len(), CHUNK);
     assert_eq!(stub.state.rejected.load(std::sync::atomic::Ordering::SeqCst), 0);
     assert!(!app.objects_dir.path.join("uploads").exists());
+});
+
+both_backends!(training_credit_waits_for_exam, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let setup = setup(&app).await;
+    let runner = app.job_runner();
+    let (operator_id, enrollment_id) = setup.operators[0].clone();
+    let token = setup.operator_tokens[0].clone();
+
+    // The operator studies two courses the event does not cover and starts the exam.
+    let institution = app.handed_off(&token, &enrollment_id).await;
+    let day_before = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 4, 1, 0, 0).unwrap();
+    let studied = ["T-21", "T-22"];
+    for (index, course) in studied.iter().enumerate() {
+        let reply = app.report_session(&institution, &enrollment_id, &format!("s-{course}"), course, day_before + chrono::Duration::hours(index as i64 * 2), 90).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    }
+    app.clear_sessions(&enrollment_id, 2).await;
+    let started = app.post(&format!("/api/enrollments/{enrollment_id}/exam/start"), Some(&token), json!({})).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
+    let attempt_id = started.body["attempt_id"].as_str().unwrap().to_string();
+    assert_eq!(annual_state(&app, &enrollment_id).await, "exam");
+
+    // Approval during the exam: the credits are stored, the workflow event waits.
+    let event_id = ready_event(&app, &setup, 3).await;
+    app.post(&format!("/api/training/events/{event_id}/submit"), Some(&setup.unit_admin), json!({})).await;
+    let reply = app.post(&format!("/api/training/events/{event_id}/decision"), Some(&setup.reviewer), json!({ "decision": "approve", "reason": "签到属实" })).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(annual_state(&app, &enrollment_id).await, "exam");
+    assert_eq!(context_int(&app, &enrollment_id, "credits").await, 0, "the count waits for the exam");
+
+    // The exam passes and awards its two credits; the waiting training count (3) is older
+    // than the count after the exam (5), so it changes nothing.
+    let answers = correct_answers(&app, &attempt_id).await;
+    let saved = app.call(Method::PUT, &format!("/api/exams/{attempt_id}/answers"), Some(&token), Some(json!({ "answers": answers }))).await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    app.clock.advance(chrono::Duration::minutes(20));
+    let result = app.post(&format!("/api/exams/{attempt_id}/submit"), Some(&token), json!({})).await;
+    assert_eq!(result.body["passed"], true, "{:?}", result.body);
+    let ran = app.run_due(&runner).await;
+    let review: String = sqlx::query_scalar("SELECT review_status FROM exam_attempts WHERE id = $1").bind(&attempt_id).fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(review, "accepted", "jobs run: {ran:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM credits WHERE enrollment_id = $1 AND withdrawn_at IS NULL", &enrollment_id).await, 5, "jobs run: {ran:?}, state {}", annual_state(&app, &enrollment_id).await);
+    assert_eq!(annual_state(&app, &enrollment_id).await, "studying");
+    assert_eq!(context_int(&app, &enrollment_id, "credits").await, 5);
+    assert_eq!(context_int(&app, &enrollment_id, "completed_courses").await, 5);
+    let entries = app.count("SELECT COUNT(*) FROM archive_entries WHERE operator_id = $1 AND kind = 'credit'", &operator_id).await;
+    assert_eq!(entries, 2, "one credit entry for the training, one for the exam");
 });

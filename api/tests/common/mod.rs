@@ -265,6 +265,25 @@ impl TestApp {
     }
 }
 
+/// Returns answers that are all correct for the attempt's stored paper.
+pub async fn correct_answers(app: &TestApp, attempt_id: &str) -> Value {
+    let paper: String = sqlx::query_scalar("SELECT paper FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_one(&app.db.pool).await.unwrap();
+    let paper: domain::exam::Paper = serde_json::from_str(&paper).unwrap();
+    let key = workers::bank_store::paper_answer_key(&app.db.pool, &paper).await.unwrap();
+    let letter = |shown: usize| char::from(b'A' + shown as u8).to_string();
+    let mut answers = serde_json::Map::new();
+    for question in &paper.questions {
+        let shown_position = |authored: usize| question.option_order.iter().position(|&index| index == authored).unwrap();
+        let answer = match &key[&question.question_id] {
+            domain::courseware::Answer::Single(index) => json!(letter(shown_position(*index))),
+            domain::courseware::Answer::Multiple(indices) => json!(indices.iter().map(|&index| letter(shown_position(index))).collect::<String>()),
+            domain::courseware::Answer::TrueFalse(value) => json!(value),
+        };
+        answers.insert(question.question_id.clone(), answer);
+    }
+    Value::Object(answers)
+}
+
 /// Completes an 18-digit ID number from its first 17 digits.
 pub fn id_number(body: &str) -> String {
     format!("{body}{}", domain::identity::checksum::id_number_check_character(body).unwrap())
