@@ -82,7 +82,7 @@ fn attendance_xlsx(rows: &[[&str; 3]]) -> Vec<u8> {
     workbook.save_to_buffer().unwrap()
 }
 
-/// A fake MP4 recording of `size` bytes: an `ftyp` box, then a byte pattern.
+/// Returns a fake MP4 recording of `size` bytes: an `ftyp` box, then a byte pattern.
 fn mp4(size: usize) -> Vec<u8> {
     let mut bytes = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41".to_vec();
     bytes.extend((0..size - bytes.len()).map(|i| (i % 251) as u8));
@@ -195,7 +195,7 @@ both_backends!(training_event_rules, |db: Db| async move {
     let reply = app.post(&format!("/api/training/events/{event_id}/submit"), Some(&unit_admin), json!({})).await;
     assert_eq!(reply.code(), "training.attendance_required");
 
-    // Another unit's admin sees nothing of it.
+    // Another unit's admin gets neither the event nor its listing.
     let (_, other_admin) = app.create_unit(&admin, &uscc("91430100MA4L7799"), "另一家公司", "unit-v").await;
     assert_eq!(app.get(&format!("/api/training/events/{event_id}"), Some(&other_admin)).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/training/events", Some(&other_admin)).await.body["events"].as_array().unwrap().len(), 0);
@@ -279,7 +279,7 @@ both_backends!(upload_resumes_and_checks, |db: Db| async move {
     let reply = app.post(&format!("/api/training/uploads/{wrong}/complete"), Some(&setup.unit_admin), json!({})).await;
     assert_eq!(reply.code(), "upload.checksum_mismatch");
 
-    // The attendance list: rows that match count, the others say why.
+    // The attendance list: rows that match count, and each other row carries its reason.
     let other = id_number("43010219800101179");
     let list = attendance_xlsx(&[
         ["1", "王小明", &setup.id_numbers[0]],
@@ -320,7 +320,7 @@ both_backends!(training_approval_credits_attendees, |db: Db| async move {
     assert_eq!(queue.body["events"][0]["id"], event_id.as_str());
     assert_eq!(queue.body["events"][0]["attendees"], 2);
 
-    // Changes requested: a reason is needed, the unit is told, edits and resubmits.
+    // Changes requested: a reason is required, the unit is notified, edits and resubmits.
     let reply = app.post(&format!("{event_path}/decision"), Some(&setup.reviewer), json!({ "decision": "request_changes" })).await;
     assert_eq!(reply.code(), "training.reason_required");
     let reply = app.post(&format!("{event_path}/decision"), Some(&setup.unit_admin), json!({ "decision": "approve", "reason": "自行通过" })).await;
@@ -463,8 +463,8 @@ both_backends!(training_credit_waits_for_exam, |db: Db| async move {
     assert_eq!(annual_state(&app, &enrollment_id).await, "exam");
     assert_eq!(context_int(&app, &enrollment_id, "credits").await, 0, "the count waits for the exam");
 
-    // The exam passes and awards its two credits; the waiting training count (3) is older
-    // than the count after the exam (5), so it changes nothing.
+    // The exam passes and awards its two credits. The waiting training count (3) is
+    // older than the count after the exam (5), so it changes nothing.
     let answers = correct_answers(&app, &attempt_id).await;
     let saved = app.call(Method::PUT, &format!("/api/exams/{attempt_id}/answers"), Some(&token), Some(json!({ "answers": answers }))).await;
     assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);

@@ -1,5 +1,5 @@
 //! The S3-compatible object store against a stub S3 server on 127.0.0.1 that checks
-//! every SigV4 signature: round trip, retry of 503 answers, and a wrong secret.
+//! every SigV4 signature: round trip, retry of 503 responses, and a wrong secret.
 
 mod common;
 

@@ -150,7 +150,7 @@ both_backends!(shared_ip_beyond_limit, |db: Db| async move {
 });
 
 /// Takes operator `operator` through a passed exam attempt `id` with `evidence`,
-/// answering `answered` questions in `seconds`, and waits for its screening; returns
+/// answering `answered` questions in `seconds`. Waits for its screening and returns
 /// the rules of its findings.
 async fn screened_exam(h: &Harness, db: &Db, operator: &str, id: &str, evidence: Value, answered: usize, seconds: i64) -> Vec<String> {
     let instance = enrolled(h, db, operator).await;

@@ -16,6 +16,7 @@
 
 use axum::extract::{Path, State};
 use domain::archive::Archive;
+use domain::messages::{self, Locale};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -26,7 +27,7 @@ use workflows::runtime::EventIn;
 use super::events::{EventRow, event_json};
 use crate::auth::Caller;
 use crate::db::Tx;
-use crate::error::{ApiError, text};
+use crate::error::ApiError;
 use crate::extract::Json;
 use crate::AppState;
 
@@ -155,7 +156,8 @@ pub async fn decide(State(state): State<AppState>, caller: Caller, Path(event_id
             crate::workflow::send(&state, &attendee.instance_id, credited).await?;
         }
     }
-    let label = text(&format!("training.decision.{}", decision.as_str()), &[]);
+    // Notifications are rendered in zh-CN, whatever the reviewer's request locale.
+    let label = messages::text(Locale::ZhCn, &format!("training.decision.{}", decision.as_str()), &[]);
     let notice = EventIn::new(format!("training:{event_id}:decision:{}", seq + 1), decision.workflow_event()).with("reason", reason.clone()).with("decision", label);
     crate::workflow::send(&state, &instance_id, notice).await?;
 

@@ -291,7 +291,8 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(query): Q
         (query.unit_id.clone(), Some("submitted".to_string()))
     } else {
         caller.require(&[Role::UnitAdmin])?;
-        (caller.unit_id.clone(), None)
+        let own = caller.unit_id.clone().ok_or_else(|| ApiError::forbidden("auth.forbidden"))?;
+        (Some(own), None)
     };
     let status = query.status.clone().or(default_status).filter(|status| status != "all");
     let rows = sqlx::query(

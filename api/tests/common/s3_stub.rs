@@ -1,7 +1,7 @@
 //! A stub S3 server on 127.0.0.1 for the object store tests: path-style PUT, GET and
 //! DELETE of objects kept in memory. Every request must carry a SigV4 signature that
 //! the stub recomputes with the known secret, and a payload hash that matches the
-//! body; otherwise it answers 403 like S3. `fail_next` makes the next requests answer
+//! body; otherwise it returns 403 as S3 does. `fail_next` makes the next requests answer
 //! 503, to exercise retries.
 
 #![allow(dead_code)]
