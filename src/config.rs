@@ -11,6 +11,7 @@
 //! | `CERTFLOW_SMS_API_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE`, `_SIGN_NAME`, `CERTFLOW_SMS_TEMPLATE_CODES` | unset | signed SMS template API (takes precedence over the gateway) |
 //! | `CERTFLOW_PROVINCIAL_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE` | unset | provincial platform |
 //! | `CERTFLOW_SITE_NAME`, `CERTFLOW_ICP_FILING`, `CERTFLOW_SITE_CONTACT` | unset | web pages' name and footer (read by `web::WebConfig`) |
+//! | `CERTFLOW_S3_ENDPOINT`, `_BUCKET`, `_REGION` (default `us-east-1`), `_ACCESS_KEY_ID`, `_SECRET_ACCESS_KEY` or `_SECRET_ACCESS_KEY_FILE` | unset | S3-compatible bucket for uploaded files, instead of `CERTFLOW_DATA_DIR/objects` |
 //!
 //! Secrets come only from the environment or a file path, never from flags.
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use workers::notify::{SignedApiConfig, SmsGatewayConfig, SmtpConfig, Tls};
+use workers::object_store::S3Config;
 use workers::provincial::ProvincialConfig;
 
 #[derive(Debug, Clone)]
@@ -32,6 +34,8 @@ pub struct Config {
     pub sms_gateway: Option<SmsGatewayConfig>,
     pub sms_api: Option<SignedApiConfig>,
     pub provincial: Option<ProvincialConfig>,
+    /// The bucket for uploaded files; `None` keeps them under `data_dir/objects`.
+    pub s3: Option<S3Config>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -100,7 +104,30 @@ impl Config {
             None => None,
         };
 
-        Ok(Config { database_url, data_dir, definitions_dir, smtp, mail_from, sms_gateway, sms_api, provincial })
+        let s3 = match var("CERTFLOW_S3_ENDPOINT") {
+            Some(endpoint) => Some(S3Config {
+                endpoint,
+                bucket: var("CERTFLOW_S3_BUCKET").ok_or_else(|| anyhow::anyhow!("CERTFLOW_S3_ENDPOINT is set but CERTFLOW_S3_BUCKET is not"))?,
+                region: var("CERTFLOW_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                access_key_id: var("CERTFLOW_S3_ACCESS_KEY_ID").ok_or_else(|| anyhow::anyhow!("CERTFLOW_S3_ENDPOINT is set but CERTFLOW_S3_ACCESS_KEY_ID is not"))?,
+                secret_access_key: secret_from_env("CERTFLOW_S3_SECRET_ACCESS_KEY", "CERTFLOW_S3_ENDPOINT")?,
+                timeout: Duration::from_secs(60),
+            }),
+            None => None,
+        };
+
+        Ok(Config { database_url, data_dir, definitions_dir, smtp, mail_from, sms_gateway, sms_api, provincial, s3 })
+    }
+}
+
+impl Config {
+    /// Returns the object store for uploaded files: the S3 bucket when configured,
+    /// else the `objects` folder of the data directory.
+    pub fn object_store(&self) -> anyhow::Result<std::sync::Arc<dyn workers::object_store::ObjectStore>> {
+        Ok(match &self.s3 {
+            Some(config) => std::sync::Arc::new(workers::object_store::S3Store::new(config.clone())?),
+            None => std::sync::Arc::new(workers::object_store::LocalStore::new(self.data_dir.join("objects"))),
+        })
     }
 }
 

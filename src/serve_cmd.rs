@@ -25,7 +25,8 @@ pub async fn serve(listen: SocketAddr, role: Role) -> anyhow::Result<ExitCode> {
     let workers = runtime::start(platform.services.clone(), queues, roles, runtime::DEFAULT_POLL);
 
     if matches!(role, Role::All | Role::Api) {
-        let mut state = api::AppState::with_courseware(platform.engine.clone(), platform.services.courseware.clone());
+        let mut state = api::AppState::with_courseware(platform.engine.clone(), platform.services.courseware.clone()).with_objects(config.object_store()?);
+        tracing::info!(store = %state.objects.describe(), "uploaded files kept in object store");
         if let Some(dir) = &config.definitions_dir {
             state = state.with_templates(workers::notify::Templates::load_dir(dir.join("templates"))?);
         }

@@ -188,3 +188,43 @@ both_backends!(exam_and_year_decisions, |db: Db| async move {
     assert_eq!((status, again["code"].as_str().unwrap()), (409, "review.already_decided"));
     p.handle.stop().await;
 });
+
+both_backends!(accept_decisions_let_records_count, |db: Db| async move {
+    let p = platform(db).await;
+    let operator = enrolled(&p, "u1", "op-4", "19246777404").await;
+    let reviewer = p.account(Role::Reviewer, "reviewer-4", None, None).await;
+    let two = courses(2);
+    let codes: Vec<String> = two.iter().map(|(code, _)| code.clone()).collect();
+    study(&p, &operator, "k", &two[..1]).await;
+    wait_until(&p, "1 completed course", async || p.context_int(&operator.instance_id, "completed_courses").await == 1).await;
+
+    // A session flagged for a missed face check does not count until accepted.
+    let (course, minutes) = two[1].clone();
+    let start = p.clock.now_utc().timestamp_millis() - 2 * HOUR_MS;
+    report_session(&p, &operator, "k-flagged", &course, start, minutes, "missing", json!({})).await;
+    wait_until(&p, "the flagged session", async || p.count("SELECT COUNT(*) FROM review_cases WHERE subject_id = $1", "k-flagged").await == 1).await;
+    assert_eq!(p.context_int(&operator.instance_id, "completed_courses").await, 1, "a flagged session does not count");
+    let case = case_of(&p, &reviewer, "k-flagged").await;
+    let path = format!("/api/reviews/{}/decision", case["id"].as_str().unwrap());
+    let (status, body) = p.post(&path, Some(&reviewer), json!({ "decision": "accept" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["effects"]["sessions_cleared"], json!(["k-flagged"]));
+    assert_eq!(body["effects"]["completed"], 2);
+    wait_until(&p, "2 completed courses", async || p.context_int(&operator.instance_id, "completed_courses").await == 2).await;
+
+    // An exam flagged for focus loss waits under review; accepting it awards the credits.
+    let focus: Vec<Value> = (0..6).map(|n| json!({ "n": n })).collect();
+    pass_exam(&p, &operator, "k-x", &codes, json!({ "focus_loss": focus })).await;
+    wait_until(&p, "the flagged exam", async || p.count("SELECT COUNT(*) FROM review_cases WHERE subject_id = $1", "k-x").await == 1).await;
+    assert_eq!(p.state_of(&operator.instance_id).await, "under_review");
+    assert_eq!(p.count("SELECT COUNT(*) FROM credits WHERE enrollment_id = $1", &operator.enrollment_id).await, 0, "no credit before the decision");
+    let case = case_of(&p, &reviewer, "k-x").await;
+    let path = format!("/api/reviews/{}/decision", case["id"].as_str().unwrap());
+    let (status, body) = p.post(&path, Some(&reviewer), json!({ "decision": "accept", "reason": "切出画面系网络中断" })).await;
+    assert_eq!(status, 200, "{body}");
+    wait_until(&p, "2 credits", async || p.context_int(&operator.instance_id, "credits").await == 2).await;
+    assert_eq!(p.state_of(&operator.instance_id).await, "studying");
+    let review_status: String = sqlx::query_scalar("SELECT review_status FROM exam_attempts WHERE id = 'k-x'").fetch_one(&p.db.pool).await.unwrap();
+    assert_eq!(review_status, "accepted");
+    p.handle.stop().await;
+});

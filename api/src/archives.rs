@@ -106,6 +106,7 @@ async fn read(State(state): State<AppState>, caller: Caller, Path(operator_id): 
 async fn export(State(state): State<AppState>, caller: Caller, Path(operator_id): Path<String>, Query(query): Query<ArchiveQuery>) -> Result<Response, ApiError> {
     let archive = parse_archive(query.archive.as_deref())?;
     let (entries, intact) = visible_entries(&state, &caller, &operator_id, archive).await?;
+    // TODO: add the PDF export (`?format=pdf`) on the shared PDF module with its embedded CJK font, which the credit card uses too.
     let bytes = crate::archive_xlsx::workbook(archive, &operator_id, &entries, intact).map_err(ApiError::internal)?;
     let file_name = format!("archive-{operator_id}-{}.xlsx", archive.as_str());
     Ok((

@@ -24,15 +24,7 @@ pub struct Document {
 
 /// Returns the content type of a PDF, JPEG or PNG file from its first bytes, or `None`.
 pub fn sniff_type(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"%PDF-") {
-        Some("application/pdf")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else {
-        None
-    }
+    domain::training::sniff_document(bytes)
 }
 
 /// Reads a multipart form: text fields by name (trimmed) and the checked files.

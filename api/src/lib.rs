@@ -36,6 +36,7 @@ pub mod roster;
 pub mod sessions;
 pub mod study;
 pub mod sync_ops;
+pub mod training;
 pub mod unit_change;
 pub mod unit_search;
 pub mod units;
@@ -55,6 +56,7 @@ use domain::catalogue::Catalogue;
 use domain::courseware::{Courseware, CoursewareError};
 use workflows::clock::{beijing_date, from_millis};
 use workers::notify::Templates;
+use workers::object_store::{LocalStore, ObjectStore};
 use workflows::runtime::Engine;
 
 pub use auth::{NewAccount, create_account};
@@ -72,6 +74,8 @@ pub struct AppState {
     pub courseware: Arc<Courseware>,
     /// Notification templates, against which published definitions are validated.
     pub templates: Arc<Templates>,
+    /// Where uploaded files are kept: `./data/objects` unless set by [`AppState::with_objects`].
+    pub objects: Arc<dyn ObjectStore>,
 }
 
 impl AppState {
@@ -83,7 +87,14 @@ impl AppState {
     /// Builds the state with `courseware`, such as one loaded from a directory.
     pub fn with_courseware(engine: Engine, courseware: Courseware) -> AppState {
         let templates = Arc::new(Templates::embedded().expect("the templates compiled into the binary parse"));
-        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), templates }
+        let objects = Arc::new(LocalStore::new("./data/objects"));
+        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), templates, objects }
+    }
+
+    /// Keeps uploaded files in `objects`, such as the configured data directory or bucket.
+    pub fn with_objects(mut self, objects: Arc<dyn ObjectStore>) -> AppState {
+        self.objects = objects;
+        self
     }
 
     /// Uses `templates` (such as those of a definitions directory) for validation.
@@ -134,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(definitions::router())
         .merge(sync_ops::router())
+        .merge(training::router())
         .merge(openapi::router())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))

@@ -5,7 +5,7 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use chrono::{Duration, TimeZone, Utc};
-use common::{TestApp, app, id_number, march_5_10am_beijing, uscc};
+use common::{TestApp, app, correct_answers, id_number, march_5_10am_beijing, uscc};
 use serde_json::{Value, json};
 use workflows::both_backends;
 use workflows::db::Db;
@@ -163,25 +163,6 @@ both_backends!(exam_needs_completed_courses, |db: Db| async move {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     let _: Value = reply.body;
 });
-
-/// Returns answers that are all correct for the attempt's stored paper.
-async fn correct_answers(app: &TestApp, attempt_id: &str) -> Value {
-    let paper: String = sqlx::query_scalar("SELECT paper FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_one(&app.db.pool).await.unwrap();
-    let paper: domain::exam::Paper = serde_json::from_str(&paper).unwrap();
-    let key = workers::bank_store::paper_answer_key(&app.db.pool, &paper).await.unwrap();
-    let letter = |shown: usize| char::from(b'A' + shown as u8).to_string();
-    let mut answers = serde_json::Map::new();
-    for question in &paper.questions {
-        let shown_position = |authored: usize| question.option_order.iter().position(|&index| index == authored).unwrap();
-        let answer = match &key[&question.question_id] {
-            domain::courseware::Answer::Single(index) => json!(letter(shown_position(*index))),
-            domain::courseware::Answer::Multiple(indices) => json!(indices.iter().map(|&index| letter(shown_position(index))).collect::<String>()),
-            domain::courseware::Answer::TrueFalse(value) => json!(value),
-        };
-        answers.insert(question.question_id.clone(), answer);
-    }
-    Value::Object(answers)
-}
 
 both_backends!(passed_exam_goes_through_review, |db: Db| async move {
     let app = app(db, Utc.with_ymd_and_hms(2026, 3, 5, 1, 0, 0).unwrap()).await;

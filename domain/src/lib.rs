@@ -13,3 +13,4 @@ pub mod study;
 pub mod review;
 pub mod archive;
 pub mod realname;
+pub mod training;

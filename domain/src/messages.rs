@@ -64,6 +64,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("cli.yaml", include_str!("../../definitions/messages/cli.yaml")),
     ("review.yaml", include_str!("../../definitions/messages/review.yaml")),
     ("web.yaml", include_str!("../../definitions/messages/web.yaml")),
+    ("training.yaml", include_str!("../../definitions/messages/training.yaml")),
 ];
 
 /// All message texts by code.

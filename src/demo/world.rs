@@ -76,6 +76,7 @@ impl World {
             sms_gateway: None,
             sms_api: Some(sms_api),
             provincial: Some(ProvincialConfig::new(format!("http://{sim_address}"), "dev", SIM_SECRET.to_vec())),
+            s3: None,
         };
 
         let clock = SimClock::starting_at(options.start);
@@ -87,7 +88,7 @@ impl World {
         let queues = JobQueues::connect(&platform.engine.db.url).await?;
         let workers = runtime::start(platform.services.clone(), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(20));
 
-        let state = api::AppState::with_courseware(platform.engine.clone(), platform.services.courseware.clone());
+        let state = api::AppState::with_courseware(platform.engine.clone(), platform.services.courseware.clone()).with_objects(config.object_store()?);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let api_address = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, api::router(state)).await });

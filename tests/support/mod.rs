@@ -80,7 +80,7 @@ pub async fn platform(db: Db) -> Platform {
     let queues = JobQueues::connect(&db.url).await.unwrap();
     let handle = runtime::start(Arc::new(services), queues, Roles { workers: true, scheduler: false }, Duration::from_millis(50));
 
-    let state = AppState::with_courseware(engine.clone(), courseware);
+    let state = AppState::with_courseware(engine.clone(), courseware).with_objects(Arc::new(workers::object_store::LocalStore::new(dir.path.join("objects"))));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = api::router(state.clone());

@@ -13,6 +13,7 @@ pub mod environment;
 pub mod jobs;
 pub mod notify;
 pub mod pdf;
+pub mod object_store;
 mod poll;
 mod notify_action;
 pub mod provincial;

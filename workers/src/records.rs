@@ -82,7 +82,8 @@ pub async fn enrollment_of_instance(pool: &AnyPool, instance_id: &str) -> Result
 }
 
 /// Returns the codes of courses the enrollment has completed: those whose cleared
-/// sessions cover at least the course's minimum minutes (`domain::study`).
+/// sessions cover at least the course's minimum minutes (`domain::study`), and those
+/// credited by an approved internal training event.
 pub async fn completed_courses(pool: &AnyPool, enrollment: &EnrollmentRow) -> Result<Vec<String>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT s.course_code, s.started_at, s.ended_at, c.minutes FROM study_sessions s
@@ -100,11 +101,27 @@ pub async fn completed_courses(pool: &AnyPool, enrollment: &EnrollmentRow) -> Re
         let entry = by_course.entry(row.get(0)).or_insert_with(|| (minutes as u32, Vec::new()));
         entry.1.push((row.get(1), row.get(2)));
     }
-    Ok(by_course
+    let mut completed: std::collections::BTreeSet<String> = by_course
         .into_iter()
         .filter(|(_, (minutes, intervals))| completes_course(intervals.clone(), *minutes))
         .map(|(course, _)| course)
-        .collect())
+        .collect();
+    completed.extend(training_courses(pool, &enrollment.id).await?);
+    Ok(completed.into_iter().collect())
+}
+
+/// Prefix of `credits.attempt_id` for credits awarded by an internal training event:
+/// `training:<event id>`.
+pub const TRAINING_CREDIT_PREFIX: &str = "training:";
+
+/// Returns the courses of the enrollment whose standing credit came from an approved
+/// internal training event. They count as completed, because the operator attended
+/// them in person, and no review of platform study sessions withdraws them.
+pub async fn training_courses<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(executor: E, enrollment_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT course_code FROM credits WHERE enrollment_id = $1 AND withdrawn_at IS NULL AND attempt_id LIKE 'training:%' ORDER BY course_code")
+        .bind(enrollment_id)
+        .fetch_all(executor)
+        .await
 }
 
 /// Counts the enrollment's credits that are not withdrawn.

@@ -59,6 +59,8 @@ fn sample_value(field: &str) -> Value {
         "apply_by" => json!("2026-03-19"),
         "behind_count" => json!(3),
         "behind_list" => json!("欧阳明华 工业锅炉司炉 12/20"),
+        "title" => json!("2026年第一期电梯安全内部培训"),
+        "decision" => json!("退回修改"),
         other => panic!("no sample value for field {other}; add one to sample_value"),
     }
 }
@@ -105,7 +107,7 @@ mod notify_templates {
         let loaded = Templates::load_dir(shipped_dir()).expect("load template directory");
 
         let files = shipped_file_names();
-        assert_eq!(files.len(), 56, "shipped files: {files:?}");
+        assert_eq!(files.len(), 60, "shipped files: {files:?}");
         for (channel, name, locale) in &files {
             assert!(
                 embedded.has(*channel, name, locale),
@@ -205,6 +207,8 @@ mod notify_templates {
                     "工业锅炉司炉",
                     "人脸比对不一致",
                     "杭州某某特种设备有限公司",
+                    "2026年第一期电梯安全内部培训",
+                    "退回修改",
                 ];
                 let mut without_values = rendered.body.clone();
                 for value in data_chinese {

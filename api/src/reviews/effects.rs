@@ -205,7 +205,8 @@ pub async fn apply(state: &AppState, tx: &mut Tx, case: &CaseRef, decision: Deci
 }
 
 /// Returns the courses the enrollment's cleared sessions complete, read inside `tx`
-/// with the same rule as [`crate::study::course_progress`].
+/// with the same rule as [`crate::study::course_progress`], and the courses an approved
+/// internal training event credited, which no study decision takes away.
 pub(crate) async fn completed_courses(state: &AppState, tx: &mut Tx, enrollment: &EnrollmentRow) -> Result<HashSet<String>, ApiError> {
     let rows = sqlx::query("SELECT course_code, started_at, ended_at FROM study_sessions WHERE enrollment_id = $1 AND status = 'cleared'")
         .bind(&enrollment.id)
@@ -215,11 +216,13 @@ pub(crate) async fn completed_courses(state: &AppState, tx: &mut Tx, enrollment:
     for row in rows {
         intervals.entry(row.try_get("course_code")?).or_default().push((row.try_get("started_at")?, row.try_get("ended_at")?));
     }
-    Ok(courses_for(&state.courseware, &enrollment.item_code, enrollment.year as i32)
+    let mut completed: HashSet<String> = courses_for(&state.courseware, &enrollment.item_code, enrollment.year as i32)
         .into_iter()
         .filter(|course| intervals.remove(&course.code).is_some_and(|spans| completes_course(spans, course.minutes)))
         .map(|course| course.code.clone())
-        .collect())
+        .collect();
+    completed.extend(workers::records::training_courses(&mut **tx, &enrollment.id).await?);
+    Ok(completed)
 }
 
 /// Renders the decision for the operator's notification and the provincial record,

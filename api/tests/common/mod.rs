@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod s3_stub;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -29,6 +31,8 @@ pub struct TestApp {
     pub router: Router,
     pub clock: SimClock,
     pub db: Db,
+    /// The directory of the local object store, removed with the app.
+    pub objects_dir: workflows::testing::TempDir,
 }
 
 /// A response as tests read it.
@@ -63,10 +67,12 @@ pub async fn app(db: Db, start: DateTime<Utc>) -> TestApp {
     for versioned in &set.definitions {
         engine.publish(versioned, "test", "").await.expect("publish definition");
     }
-    let state = AppState::new(engine.clone()).expect("embedded courseware is valid");
+    let objects_dir = workflows::testing::TempDir::new();
+    let objects = Arc::new(workers::object_store::LocalStore::new(&objects_dir.path));
+    let state = AppState::new(engine.clone()).expect("embedded courseware is valid").with_objects(objects);
     workers::courseware_store::store_courseware(&db, &state.courseware, engine.now_ms()).await.expect("seed the question bank");
     let router = api::router(state.clone());
-    TestApp { state, router, clock, db }
+    TestApp { state, router, clock, db, objects_dir }
 }
 
 impl TestApp {
@@ -99,6 +105,10 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
         self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put_json(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
     }
 
     /// Requests a login code and returns it as the notify worker would read it: from
@@ -274,6 +284,25 @@ pub fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, V
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Returns answers that are all correct for the attempt's stored paper.
+pub async fn correct_answers(app: &TestApp, attempt_id: &str) -> Value {
+    let paper: String = sqlx::query_scalar("SELECT paper FROM exam_attempts WHERE id = $1").bind(attempt_id).fetch_one(&app.db.pool).await.unwrap();
+    let paper: domain::exam::Paper = serde_json::from_str(&paper).unwrap();
+    let key = workers::bank_store::paper_answer_key(&app.db.pool, &paper).await.unwrap();
+    let letter = |shown: usize| char::from(b'A' + shown as u8).to_string();
+    let mut answers = serde_json::Map::new();
+    for question in &paper.questions {
+        let shown_position = |authored: usize| question.option_order.iter().position(|&index| index == authored).unwrap();
+        let answer = match &key[&question.question_id] {
+            domain::courseware::Answer::Single(index) => json!(letter(shown_position(*index))),
+            domain::courseware::Answer::Multiple(indices) => json!(indices.iter().map(|&index| letter(shown_position(index))).collect::<String>()),
+            domain::courseware::Answer::TrueFalse(value) => json!(value),
+        };
+        answers.insert(question.question_id.clone(), answer);
+    }
+    Value::Object(answers)
 }
 
 /// Completes an 18-digit ID number from its first 17 digits.

@@ -91,6 +91,10 @@ const SHIPPED_FILES: &[(&str, &str)] = shipped_templates![
     "sms/unit_joined.en.hbs",
     "email/unit_joined.zh-CN.hbs",
     "email/unit_joined.en.hbs",
+    "sms/training_decided.zh-CN.hbs",
+    "sms/training_decided.en.hbs",
+    "email/training_decided.zh-CN.hbs",
+    "email/training_decided.en.hbs",
 ];
 
 const SHIPPED_FIELDS: &str = include_str!("../../../definitions/templates/fields.yaml");
