@@ -1,4 +1,7 @@
 //! The command line: subcommands and their options.
+//!
+//! NOTE: the help text of options and subcommands is English only (clap's doc-comment
+//! help has no locale); what the commands print goes through the zh-CN catalogue.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

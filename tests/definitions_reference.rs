@@ -39,3 +39,13 @@ fn reference_mentions_every_key_and_code() {
         assert!(REFERENCE.contains(&format!("`{code}`")), "docs/definitions.md does not list code `{code}`");
     }
 }
+
+#[test]
+fn reference_lists_every_job_and_recipient() {
+    for job in workers::jobs::JOB_NAMES {
+        assert!(REFERENCE.contains(&format!("`{job}`")), "docs/definitions.md does not list job `{job}`");
+    }
+    for recipient in workers::environment::RECIPIENTS {
+        assert!(REFERENCE.contains(&format!("`{recipient}`")), "docs/definitions.md does not list recipient `{recipient}`");
+    }
+}

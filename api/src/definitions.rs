@@ -158,10 +158,24 @@ async fn plan_migration(
     caller: Caller,
     Path(definition_id): Path<String>,
     Json(body): Json<MigrationBody>,
-) -> Result<Json<MigrationPlan>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     caller.require_staff()?;
     let request = migration_request(&state, &definition_id, body).await?;
-    Ok(Json(state.engine.plan_migration(&request).await?))
+    let plan = state.engine.plan_migration(&request).await?;
+    let mut body = serde_json::to_value(&plan)?;
+    add_problem_messages(&mut body, &plan);
+    Ok(Json(body))
+}
+
+/// Adds the zh-CN sentence of each problem's code beside it, as the CLI prints it.
+fn add_problem_messages(plan_json: &mut Value, plan: &MigrationPlan) {
+    let Some(problems) = plan_json["problems"].as_array_mut() else { return };
+    for (json, problem) in problems.iter_mut().zip(&plan.problems) {
+        let target = problem.to_state.clone().unwrap_or_default();
+        let instances = problem.instances.to_string();
+        let args = [("state", problem.from_state.as_str()), ("target", target.as_str()), ("instances", instances.as_str())];
+        json["message"] = json!(crate::error::text(&format!("engine.{}", problem.code), &args));
+    }
 }
 
 /// `POST /api/definitions/{definition_id}/migrations/apply` (association admin): applies
@@ -179,6 +193,7 @@ async fn apply_migration(
     let outcome = state.engine.apply_migration(&request, &by).await?;
     let status = if outcome.plan.is_safe() { StatusCode::OK } else { StatusCode::CONFLICT };
     let mut body = serde_json::to_value(&outcome)?;
+    add_problem_messages(&mut body["plan"], &outcome.plan);
     if !outcome.plan.is_safe() {
         body["code"] = json!("definitions.migration_refused");
         body["message"] = json!(crate::error::text("definitions.migration_refused", &[("problems", &outcome.plan.problems.len().to_string())]));

@@ -297,8 +297,48 @@ impl From<JsonRejection> for ApiError {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return ApiError::TooLarge;
         }
-        ApiError::invalid("request.invalid_json").arg("detail", rejection.body_text())
+        let detail = rejection.body_text();
+
+        // serde names a missing or unknown field in its text; the reply names it in the
+        // field's own slot and in a zh-CN sentence, instead of the English detail.
+        for (prefix, code) in [("missing field `", "request.field_missing"), ("unknown field `", "request.field_unknown")] {
+            if let Some(field) = backticked_after(&detail, prefix) {
+                let error = ApiError::invalid(code).arg("field", &field);
+                return match interned_field(&field) {
+                    Some(field) => error.field(field),
+                    None => error,
+                };
+            }
+        }
+        ApiError::invalid("request.invalid_json").arg("detail", detail)
     }
+}
+
+/// Returns `name` as a `'static` field name. Each distinct name is allocated once and
+/// kept; unknown fields are named by the client, so after [`MAX_INTERNED_FIELDS`]
+/// names no more are kept and the error goes without its field.
+fn interned_field(name: &str) -> Option<&'static str> {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(known) = names.iter().find(|known| **known == name) {
+        return Some(known);
+    }
+    if names.len() >= MAX_INTERNED_FIELDS || name.len() > 64 {
+        return None;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(leaked);
+    Some(leaked)
+}
+
+/// Distinct field names [`interned_field`] keeps, bounding the memory a client can pin.
+const MAX_INTERNED_FIELDS: usize = 512;
+
+/// Returns the text between `prefix` and the next backtick in `text`.
+fn backticked_after(text: &str, prefix: &str) -> Option<String> {
+    let start = text.find(prefix)? + prefix.len();
+    let length = text[start..].find('`')?;
+    Some(text[start..start + length].to_string())
 }
 
 impl From<QueryRejection> for ApiError {

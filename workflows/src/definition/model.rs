@@ -117,7 +117,10 @@ pub struct Transition {
     /// Context updates, applied in order: variable name and the expression of its new value.
     pub set: Vec<(String, Expr)>,
     pub actions: Vec<Action>,
+    /// Position of the target state, where a wrong target is reported.
     pub pos: Pos,
+    /// Position of the event's key, where an undeclared event is reported.
+    pub event_pos: Pos,
 }
 
 #[derive(Clone, Debug)]

@@ -333,14 +333,14 @@ fn read_transitions(reader: &mut Reader, mapping: &MarkedMappingNode) -> Vec<Tra
         let event_name = event.as_str().to_string();
         let at = scalar_pos(event);
         if let Some(target) = node.as_scalar() {
-            transitions.push(Transition { event: event_name, guard: None, to: target.as_str().to_string(), set: Vec::new(), actions: Vec::new(), pos: scalar_pos(target) });
+            transitions.push(Transition { event: event_name, guard: None, to: target.as_str().to_string(), set: Vec::new(), actions: Vec::new(), pos: scalar_pos(target), event_pos: at });
         } else if let Some(options) = node.as_sequence() {
             for option in options.iter() {
-                if let Some(transition) = read_transition(reader, &event_name, option) {
+                if let Some(transition) = read_transition(reader, &event_name, at, option) {
                     transitions.push(transition);
                 }
             }
-        } else if let Some(transition) = read_transition(reader, &event_name, node) {
+        } else if let Some(transition) = read_transition(reader, &event_name, at, node) {
             transitions.push(transition);
         } else {
             reader.error("EXPECTED_MAPPING", at).args.push(("key".into(), event_name));
@@ -349,7 +349,7 @@ fn read_transitions(reader: &mut Reader, mapping: &MarkedMappingNode) -> Vec<Tra
     transitions
 }
 
-fn read_transition(reader: &mut Reader, event: &str, node: &Node) -> Option<Transition> {
+fn read_transition(reader: &mut Reader, event: &str, event_pos: Pos, node: &Node) -> Option<Transition> {
     let at = pos(node);
     let spec = reader.mapping(node, event)?;
     reader.only_keys(spec, TRANSITION_KEYS, event);
@@ -365,7 +365,7 @@ fn read_transition(reader: &mut Reader, event: &str, node: &Node) -> Option<Tran
         }
     }
     let actions = spec.get_node("do").map(|n| read_actions(reader, n)).unwrap_or_default();
-    Some(Transition { event: event.to_string(), guard, to, set, actions, pos: pos(to_node) })
+    Some(Transition { event: event.to_string(), guard, to, set, actions, pos: pos(to_node), event_pos })
 }
 
 fn read_expr(reader: &mut Reader, node: &Node) -> Option<Expr> {

@@ -99,7 +99,7 @@ impl Checker<'_> {
     }
 
     fn check_transition(&mut self, state: &State, transition: &Transition) {
-        self.check_event(&transition.event, transition.pos);
+        self.check_event(&transition.event, transition.event_pos);
         if self.definition.state(&transition.to).is_none() {
             self.error("UNKNOWN_STATE", transition.pos).args.push(("state".into(), transition.to.clone()));
         }

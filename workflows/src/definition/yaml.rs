@@ -8,6 +8,11 @@ use crate::diagnostic::{Diagnostic, Pos};
 
 /// Returns the start position of `node`.
 pub fn pos(node: &Node) -> Pos {
+    // marked-yaml starts a block mapping's span at its first `:`, so a mapping is located
+    // by its first key, where the reader's eye goes.
+    if let Some(first_key) = node.as_mapping().and_then(|mapping| mapping.keys().next()) {
+        return scalar_pos(first_key);
+    }
     node.span().start().map(|m| Pos { line: m.line(), column: m.column() }).unwrap_or_default()
 }
 
