@@ -25,6 +25,7 @@ pub mod handoff;
 pub mod idempotency;
 pub mod institutions;
 pub mod mask;
+pub mod metrics;
 pub mod operator;
 pub mod openapi;
 pub mod past_records;
@@ -126,12 +127,14 @@ pub fn router(state: AppState) -> Router {
         .merge(past_records::router())
         .merge(credits::router())
         .merge(ops::router())
+        .merge(metrics::router())
         .merge(definitions::router())
         .merge(sync_ops::router())
         .merge(openapi::router())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(metrics::time_request))
         .layer(middleware::from_fn(error::scope_locale))
         .with_state(state)
 }
