@@ -21,3 +21,73 @@ fn bench_exam_reports_every_bank_size() {
     }
     assert!(report["environment"]["profile"].is_string());
 }
+
+/// The figures `certflow bench engine` reports on each backend.
+const ENGINE_FIGURES: [&str; 15] = [
+    "(a) naive: 1 row per transaction",
+    "(b) ceiling: 1,000 rows per transaction",
+    "(c) apalis alone: trivial jobs",
+    "transitions",
+    "event to commit",
+    "one-step instances",
+    "job-driven steps",
+    "job pickup: commit to job done, idle",
+    "transitions among 100 instances",
+    "transitions among 300 instances",
+    "timers drained (40 due at once)",
+    "operator-year pipeline (demo year over HTTP)",
+    "database size per operator-year",
+    "resident memory added per operator-year",
+    "resident memory after the year",
+];
+
+fn run_engine_bench(report: &std::path::Path) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_certflow"))
+        .args(["bench", "engine", "--quick", "--budget-ms", "30", "--jobs", "12", "--pickup-samples", "2", "--year-operators", "1", "--growth", "100,300", "--timers", "40", "--json", "--report"])
+        .arg(report)
+        .output()
+        .expect("run certflow");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+#[test]
+fn bench_engine_reports_every_figure_on_both_backends() {
+    let dir = workflows::testing::TempDir::new();
+    let path = dir.path.join("engine.json");
+    let first = run_engine_bench(&path);
+    let second = run_engine_bench(&path);
+
+    let backends: Vec<&str> = second["backends"].as_array().unwrap().iter().map(|backend| backend["backend"].as_str().unwrap()).collect();
+    assert_eq!(backends, vec!["sqlite", "postgres"]);
+    for (run, report) in [("first", &first), ("second", &second)] {
+        for backend in report["backends"].as_array().unwrap() {
+            let names: Vec<&str> = backend["figures"].as_array().unwrap().iter().map(|figure| figure["name"].as_str().unwrap()).collect();
+            for expected in ENGINE_FIGURES {
+                assert!(names.contains(&expected), "{run} run, {}: {expected} missing from {names:?}", backend["backend"]);
+            }
+            for figure in backend["figures"].as_array().unwrap() {
+                let value = figure["value"].as_f64().unwrap();
+                // Memory added may be zero when the allocator reuses freed pages.
+                let may_be_zero = figure["name"].as_str().unwrap().starts_with("resident memory added");
+                assert!(value > 0.0 || (may_be_zero && value == 0.0), "{run} run: {figure}");
+            }
+        }
+    }
+
+    // Ratios to the baselines are printed beside the figures they concern.
+    let sqlite = &second["backends"][0]["figures"];
+    let transitions = sqlite.as_array().unwrap().iter().find(|figure| figure["name"] == "transitions").unwrap();
+    let labels: Vec<&str> = transitions["ratios"].as_array().unwrap().iter().map(|ratio| ratio[0].as_str().unwrap()).collect();
+    assert_eq!(labels, vec!["(a)", "(b)"]);
+    let steps = sqlite.as_array().unwrap().iter().find(|figure| figure["name"] == "job-driven steps").unwrap();
+    assert_eq!(steps["ratios"][0][0], "(c)");
+
+    // The second run compares every figure with the first.
+    for backend in second["backends"].as_array().unwrap() {
+        for figure in backend["figures"].as_array().unwrap() {
+            assert!(figure["previous"].as_f64().is_some(), "no previous value: {figure}");
+            assert!(figure["change_percent"].as_f64().is_some(), "no change: {figure}");
+        }
+    }
+}
