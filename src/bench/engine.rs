@@ -120,6 +120,9 @@ async fn measure_backend(backend: Backend, url: &str, budget: Duration, options:
     if !options.growth.is_empty() {
         figures.extend(growth_figures(&bed, backend, budget, options, transitions.per_second).await?);
     }
+    // Closed here, so that dropping the database does not have to end live sessions.
+    bed.engine.db.pool.close().await;
+    bed.queues.close().await;
     if options.year_operators > 0 {
         progress(options, backend, &format!("operator-year pipeline, {} operators", options.year_operators));
         figures.extend(operator_years(backend, options).await?);

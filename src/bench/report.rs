@@ -44,7 +44,7 @@ impl Figure {
         }
     }
 
-    /// A latency figure: the value is the p99 in milliseconds.
+    /// Builds a latency figure whose value is the p99 in milliseconds.
     pub fn latency(name: &str, measured: &Measurement) -> Figure {
         Figure { value: measured.p99_us / 1000.0, unit: "ms (p99)".into(), ..Figure::rate(name, "", measured) }
     }
@@ -93,7 +93,7 @@ impl Report {
         for backend in &mut self.backends {
             let Some(before) = previous.backends.iter().find(|other| other.backend == backend.backend) else { continue };
             for figure in &mut backend.figures {
-                if let Some(old) = before.figures.iter().find(|other| other.name == figure.name && other.unit == figure.unit) {
+                if let Some(old) = before.figures.iter().find(|other| other.name == figure.name) {
                     figure.previous = Some(old.value);
                     figure.change_percent = Some((figure.value - old.value) / old.value.abs().max(f64::EPSILON) * 100.0);
                 }

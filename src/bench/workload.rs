@@ -119,8 +119,8 @@ pub struct JobFigures {
 }
 
 /// Sends `steps` `go` events from `tasks` tasks and waits for every `noop` job to be
-/// done (steps per second from the first event to the last job done); then, with the
-/// workers idle, measures `pickup_samples` times from one event's commit to its job
+/// done, for steps per second from the first event to the last job done. Then, with the
+/// workers idle, it measures `pickup_samples` times from one event's commit to its job
 /// done.
 pub async fn job_steps(bed: &Bed, steps: usize, tasks: usize, pickup_samples: usize) -> anyhow::Result<JobFigures> {
     let ids = Arc::new(bed.start_many("bench_job_step", "job", tasks * INSTANCES_PER_TASK + 1).await?);

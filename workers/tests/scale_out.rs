@@ -70,7 +70,7 @@ both_backends!(two_runtimes_run_each_job_once, |db: Db| async move {
 });
 
 both_backends!(stopping_runtime_returns_running_attempt, |db: Db| async move {
-    // A provincial endpoint on loopback that accepts connections and never answers, so
+    // A provincial endpoint on loopback that accepts connections and never responds, so
     // the sync attempt is still running when the runtime stops.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
