@@ -290,7 +290,7 @@ pub async fn pass_exam(p: &Platform, operator: &Enrolled, attempt_id: &str, code
     .unwrap();
     let started = p.engine.send(&operator.instance_id, EventIn::new(format!("start:{attempt_id}"), "exam_started").with("attempt_id", attempt_id)).await.unwrap();
     assert!(matches!(started, EventOutcome::Applied { .. }), "{started:?}");
-    let graded = EventIn::new(format!("graded:{attempt_id}"), "exam_graded").with("attempt_id", attempt_id).with("passed", true);
+    let graded = EventIn::new(format!("graded:{attempt_id}"), "exam_graded").with("attempt_id", attempt_id).with("passed", true).with("pass_mark", 70);
     p.engine.send(&operator.instance_id, graded).await.unwrap();
 }
 
