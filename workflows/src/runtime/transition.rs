@@ -162,6 +162,9 @@ impl Engine {
         timer_id: Option<&str>,
         from_inbox: bool,
     ) -> Result<EventOutcome, EngineError> {
+        // NOTE: one write transaction, so one WAL fsync on SQLite, per event. Group commit
+        // (several callers' events in one transaction, a savepoint each) is the fix that
+        // docs/benchmarks.md measures the need for.
         let received = std::time::Instant::now();
         let mut definition_id = String::new();
         for attempt in 1..=MAX_OPTIMISTIC_ATTEMPTS {
