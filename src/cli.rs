@@ -226,6 +226,53 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Transitions, instances, job-driven steps, job pickup and the demo year, each beside baselines measured in the same run on the same database.
+    Engine {
+        /// Backends to measure, each on a new database.
+        #[arg(long, value_enum, default_value_t = BenchBackend::Both)]
+        backend: BenchBackend,
+        /// PostgreSQL server on which the bench creates and then drops its database (CERTFLOW_BENCH_POSTGRES).
+        #[arg(long, env = "CERTFLOW_BENCH_POSTGRES", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres: String,
+        /// Short run for CI: 0.3 s per measurement instead of 5 s, 100 jobs, 10 pickup samples, 1 operator-year.
+        #[arg(long)]
+        quick: bool,
+        /// Time per measurement in milliseconds (overrides --quick).
+        #[arg(long)]
+        budget_ms: Option<u64>,
+        /// Concurrent writers for the naive baseline, transitions and instances.
+        #[arg(long, default_value_t = 4)]
+        tasks: usize,
+        /// Jobs of the apalis baseline and job-driven steps (default 2,000; 100 with --quick).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Pickup latency samples (default 50; 10 with --quick).
+        #[arg(long)]
+        pickup_samples: Option<usize>,
+        /// Operators played through the demo year; 0 leaves the figure out (default 20; 1 with --quick).
+        #[arg(long)]
+        year_operators: Option<usize>,
+        /// Instance counts at which to measure the transition cost, comma-separated and ascending (for example 10000,100000,1000000); none by default.
+        #[arg(long, value_delimiter = ',')]
+        growth: Vec<i64>,
+        /// Timers due at one moment for the drain figure, armed on grown instances (at most the largest --growth count); 0 leaves it out.
+        #[arg(long, default_value_t = 0)]
+        timers: i64,
+        /// JSON report: the previous run is read from it for comparison, then replaced.
+        #[arg(long, default_value = "bench-results/engine.json")]
+        report: PathBuf,
+        /// Print the report as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The databases `certflow bench engine` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchBackend {
+    Sqlite,
+    Postgres,
+    Both,
 }
 
 #[derive(Subcommand, Debug)]
@@ -298,6 +345,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { json, seed, database, smtp, operators } => crate::demo::run(crate::demo::DemoOptions { json, seed, database, smtp, operators }).await,
         Command::CrashDrill { rounds, operators, database, seed, json, split } => crate::crash::run(crate::crash::DrillOptions { rounds, operators, database, seed, json, split }).await,
         Command::Bench { command: BenchCommand::Exam { quick, budget_ms, json } } => crate::bench::exam(crate::bench::ExamBenchOptions { quick, budget_ms, json }),
+        Command::Bench { command: BenchCommand::Engine { backend, postgres, quick, budget_ms, tasks, jobs, pickup_samples, year_operators, growth, timers, report, json } } => {
+            let backends = match backend {
+                BenchBackend::Sqlite => vec![workflows::db::Backend::Sqlite],
+                BenchBackend::Postgres => vec![workflows::db::Backend::Postgres],
+                BenchBackend::Both => vec![workflows::db::Backend::Sqlite, workflows::db::Backend::Postgres],
+            };
+            let options = crate::bench::EngineBenchOptions {
+                backends,
+                postgres_url: postgres,
+                quick,
+                budget_ms,
+                tasks: tasks.max(1),
+                jobs: jobs.unwrap_or(if quick { 100 } else { 2_000 }),
+                pickup_samples: pickup_samples.unwrap_or(if quick { 10 } else { 50 }),
+                year_operators: year_operators.unwrap_or(if quick { 1 } else { 20 }),
+                growth: {
+                    let mut levels = growth;
+                    levels.sort_unstable();
+                    levels
+                },
+                timers,
+                report,
+                json,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            crate::bench::engine(options).await
+        }
         Command::Archive { command: ArchiveCommand::Verify { json } } => crate::archive_cmd::verify(json).await,
         Command::ProvincialSim { listen, store, key_id, secret } => sim_cmd::run(listen, store, key_id, secret).await,
     }

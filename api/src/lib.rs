@@ -26,6 +26,7 @@ pub mod handoff;
 pub mod idempotency;
 pub mod institutions;
 pub mod mask;
+pub mod metrics;
 pub mod operator;
 pub mod openapi;
 pub mod past_records;
@@ -143,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .merge(credits::router())
         .merge(card_pdf::router())
         .merge(ops::router())
+        .merge(metrics::router())
         .merge(definitions::router())
         .merge(sync_ops::router())
         .merge(training::router())
@@ -150,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(metrics::time_request))
         .layer(middleware::from_fn(error::scope_locale))
         .with_state(state)
 }

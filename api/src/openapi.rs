@@ -46,6 +46,7 @@ pub struct SessionAck {
         crate::certificates::certificates,
         crate::ops::healthz,
         crate::ops::readyz,
+        crate::metrics::scrape,
     ),
     components(schemas(ErrorResponse, SessionAck)),
     modifiers(&SecuritySchemes),

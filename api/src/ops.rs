@@ -153,22 +153,33 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz` (public): 200 when the database responds to a query, else 503.
+/// `GET /readyz` (public): 200 when the database answers a query and the job backend's
+/// table (apalis's jobs table, in the same database) can be read, else 503 naming the
+/// part that failed.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "ops",
     responses(
-        (status = 200, description = "The database responds", body = serde_json::Value),
-        (status = 503, description = "The database is unreachable", body = serde_json::Value),
+        (status = 200, description = "The database and the job backend respond", body = serde_json::Value),
+        (status = 503, description = "The database or the job backend is unreachable", body = serde_json::Value),
     )
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match sqlx::query("SELECT 1").execute(&state.engine.db.pool).await {
-        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+    if let Err(error) = sqlx::query("SELECT 1").execute(&state.engine.db.pool).await {
+        tracing::warn!(error = %error, "readiness check failed: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database_unreachable", "database": "unreachable", "jobs": "unknown" })));
+    }
+
+    let jobs_table = match state.engine.db.backend {
+        workflows::db::Backend::Sqlite => "SELECT 1 FROM Jobs LIMIT 1",
+        workflows::db::Backend::Postgres => "SELECT 1 FROM apalis.jobs LIMIT 1",
+    };
+    match sqlx::query(jobs_table).fetch_optional(&state.engine.db.pool).await {
+        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok", "jobs": "ok" }))),
         Err(error) => {
-            tracing::warn!(error = %error, "readiness check failed: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database_unreachable" })))
+            tracing::warn!(error = %error, "readiness check failed: job backend unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "jobs_unreachable", "database": "ok", "jobs": "unreachable" })))
         }
     }
 }

@@ -35,6 +35,55 @@ pub fn measure(budget: Duration, min_calls: usize, mut operation: impl FnMut()) 
     }
 }
 
+/// Runs `tasks` copies of `operation` concurrently until `budget` has passed (and at
+/// least `min_calls` calls were made in all) and times each call. `operation(task,
+/// call)` gets its task number and that task's call number. Throughput is calls per
+/// second of wall-clock time, since the calls overlap.
+pub async fn measure_concurrent<F, Fut>(budget: Duration, min_calls: usize, tasks: usize, operation: F) -> anyhow::Result<Measurement>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let started = Instant::now();
+    let calls_per_task = min_calls.div_ceil(tasks.max(1));
+    let mut handles = Vec::new();
+    for task in 0..tasks.max(1) {
+        let operation = operation.clone();
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while latencies.len() < calls_per_task || started.elapsed() < budget {
+                let call = Instant::now();
+                operation(task, latencies.len()).await?;
+                latencies.push(call.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for handle in handles {
+        latencies.extend(handle.await??);
+    }
+    let wall = started.elapsed();
+    latencies.sort_unstable();
+    Ok(Measurement {
+        calls: latencies.len(),
+        per_second: latencies.len() as f64 / wall.as_secs_f64().max(f64::EPSILON),
+        p50_us: percentile(&latencies, 50),
+        p99_us: percentile(&latencies, 99),
+    })
+}
+
+/// Summarizes latencies measured elsewhere; `per_second` is `count` over `wall`.
+pub fn summarize(mut latencies: Vec<Duration>, count: usize, wall: Duration) -> Measurement {
+    latencies.sort_unstable();
+    Measurement {
+        calls: count,
+        per_second: count as f64 / wall.as_secs_f64().max(f64::EPSILON),
+        p50_us: percentile(&latencies, 50),
+        p99_us: percentile(&latencies, 99),
+    }
+}
+
 /// Returns the nearest-rank percentile of sorted latencies, in microseconds.
 fn percentile(sorted: &[Duration], percent: usize) -> f64 {
     if sorted.is_empty() {

@@ -1,12 +1,19 @@
-//! `certflow bench`: in-memory benchmarks of the platform's hot paths, each printed
-//! beside a baseline measured in the same run, so a figure can be read against what
-//! the machine does without the rule under test.
+//! `certflow bench`: benchmarks of the platform's hot paths, each printed beside a
+//! baseline measured in the same run, so a figure can be read against what the machine
+//! does without the rule under test. `exam` runs in memory; `engine` runs on SQLite
+//! and PostgreSQL.
 
+mod baselines;
+mod engine;
 mod exam;
+mod growth;
 mod measure;
+mod report;
+mod workload;
 
 use std::process::ExitCode;
 
+pub use engine::EngineBenchOptions;
 pub use exam::{ExamBenchOptions, run_exam};
 
 /// Describes the build and the machine, for the header of a report.
@@ -29,5 +36,19 @@ pub fn environment() -> serde_json::Value {
 /// Runs `certflow bench exam`.
 pub fn exam(options: ExamBenchOptions) -> anyhow::Result<ExitCode> {
     run_exam(options)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `certflow bench engine` and prints its report as tables or JSON.
+pub async fn engine(options: EngineBenchOptions) -> anyhow::Result<ExitCode> {
+    let json = options.json;
+    let path = options.report.clone();
+    let report = engine::run(options).await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", report.render());
+        eprintln!("报告已写入 / report written to {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

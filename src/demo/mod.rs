@@ -99,6 +99,20 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Plays the demo's year for the first `operators` operators on `database` (a new
+/// SQLite file in a temporary folder when `None`) and returns the operators played and
+/// the real time the year took, start-up of the world excluded.
+pub(crate) async fn timed_year(database: Option<String>, operators: usize) -> anyhow::Result<(usize, std::time::Duration)> {
+    let options = DemoOptions { json: true, seed: 7, database: database.clone(), smtp: None, operators: Some(operators) };
+    let world = World::start(Options { database, smtp: None, start: beijing((YEAR, 1, 5), 9) }).await?;
+    let started = std::time::Instant::now();
+    let played = play(&world, &options).await;
+    let elapsed = started.elapsed();
+    world.stop().await;
+    played?;
+    Ok((operators.min(data::operators().len()), elapsed))
+}
+
 async fn play(world: &World, options: &DemoOptions) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
     let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);

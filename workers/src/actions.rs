@@ -4,14 +4,16 @@
 //! the entry decides what follows. The job itself always succeeds towards apalis, so
 //! apalis never retries on its own.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use apalis::prelude::*;
 use tracing::Instrument;
 use serde_json::Value;
 use workflows::runtime::outbox::OutboxEntry;
 
-use crate::queues::ActionJob;
+use crate::queues::{ActionJob, queue_for};
 use crate::services::Services;
 use crate::{jobs, notify_action, sync_action};
 
@@ -67,8 +69,60 @@ pub enum Done {
     DeferredUntil { until_ms: i64, reason: String },
 }
 
-/// The apalis handler for every action queue.
+/// The attempts a runtime's workers are running: outbox id to attempt. A runtime that
+/// stops before they finish hands them back with [`InFlight::return_all`].
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<Mutex<HashMap<String, i64>>>);
+
+impl InFlight {
+    fn begin(&self, outbox_id: &str, attempt: i64) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(outbox_id.to_string(), attempt);
+    }
+
+    fn end(&self, outbox_id: &str) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(outbox_id);
+    }
+
+    /// Returns the number of attempts running now.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hands every attempt still listed back to the outbox so another worker takes it
+    /// at once, and returns how many were handed back.
+    pub async fn return_all(&self, engine: &workflows::runtime::Engine) -> usize {
+        let attempts: Vec<(String, i64)> = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).drain().collect();
+        let mut returned = 0;
+        for (outbox_id, attempt) in attempts {
+            match engine.return_action(&outbox_id, attempt).await {
+                Ok(true) => {
+                    returned += 1;
+                    tracing::info!(outbox = %outbox_id, attempt, "unfinished attempt handed back at shutdown");
+                }
+                Ok(false) => {}
+                Err(error) => tracing::error!(outbox = %outbox_id, attempt, %error, "could not hand back an unfinished attempt; its lease expires instead"),
+            }
+        }
+        returned
+    }
+}
+
+/// Runs one action job outside a runtime, with no tracking of running attempts.
 pub async fn run_action_job(job: ActionJob, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
+    run_action(job, &services, &InFlight::default()).await
+}
+
+/// The apalis handler for every action queue: [`run_action_job`] with the attempt
+/// listed in the runtime's `in_flight` while it runs.
+pub async fn run_tracked_action_job(job: ActionJob, services: Data<Arc<Services>>, in_flight: Data<InFlight>) -> Result<(), BoxDynError> {
+    run_action(job, &services, &in_flight).await
+}
+
+async fn run_action(job: ActionJob, services: &Arc<Services>, in_flight: &InFlight) -> Result<(), BoxDynError> {
     let engine = &services.engine;
     let entry = match engine.outbox_entry(&job.outbox_id).await {
         Ok(entry) => entry,
@@ -84,20 +138,29 @@ pub async fn run_action_job(job: ActionJob, services: Data<Arc<Services>>) -> Re
         return Ok(());
     }
 
+    let queue = queue_for(&entry.kind, entry.action.pointer("/action/name").and_then(Value::as_str));
+    let waited_ms = chrono::Utc::now().timestamp_millis() - entry.dispatched_at;
+    workflows::metrics::record_job_pickup(queue, Duration::from_millis(waited_ms.max(0) as u64));
+    let started = Instant::now();
+    in_flight.begin(&entry.id, job.attempt);
+
     let span = tracing::info_span!("action", outbox = %entry.id, instance = %entry.instance_id, kind = %entry.kind, attempt = job.attempt);
-    let outcome = perform(&services, &entry).instrument(span).await;
-    let report = match outcome {
-        Ok(Done::Completed(result)) => engine.complete_action(&entry.id, job.attempt, result).await.map(|_| ()),
-        Ok(Done::DeferredUntil { until_ms, reason }) => engine.defer_action(&entry.id, job.attempt, until_ms, &reason).await.map(|_| ()),
+    let outcome = perform(services, &entry).instrument(span).await;
+    let (label, report) = match outcome {
+        Ok(Done::Completed(result)) => ("done", engine.complete_action(&entry.id, job.attempt, result).await.map(|_| ())),
+        Ok(Done::DeferredUntil { until_ms, reason }) => ("deferred", engine.defer_action(&entry.id, job.attempt, until_ms, &reason).await.map(|_| ())),
         Err(error) if error.kind == "not_ready" && engine.now_ms() - entry.created_at < NOT_READY_LIMIT_MS => {
             tracing::debug!(outbox = %entry.id, reason = %error.message, "action waits for another action's record");
-            engine.defer_action(&entry.id, job.attempt, engine.now_ms() + 1_000, &error.message).await.map(|_| ())
+            ("deferred", engine.defer_action(&entry.id, job.attempt, engine.now_ms() + 1_000, &error.message).await.map(|_| ()))
         }
         Err(error) => {
             let kind = if error.kind == "not_ready" { "retryable" } else { error.kind };
-            engine.fail_action(&entry.id, job.attempt, kind, &error.message).await.map(|_| ())
+            ("failed", engine.fail_action(&entry.id, job.attempt, kind, &error.message).await.map(|_| ()))
         }
     };
+    // Ended after the report: an attempt whose result is recorded needs no hand-back.
+    in_flight.end(&entry.id);
+    workflows::metrics::record_job(queue, label, started.elapsed());
     if let Err(error) = report {
         // The attempt stays dispatched; the lease hands it out again later.
         tracing::error!(outbox = %entry.id, %error, "could not record the action result");

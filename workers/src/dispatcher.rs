@@ -1,13 +1,14 @@
 //! Hands due outbox entries and timers to the apalis queues.
 //!
-//! The dispatcher wakes when a transition commits (the engine's `work_ready`) or every
-//! `poll` interval, whichever comes first. Claiming an entry is a conditional update, so
+//! The dispatcher wakes when a transition commits in this process (the engine's
+//! `work_ready`), when another process notifies new work (`remote_work`, PostgreSQL
+//! only), or every `poll` interval, whichever comes first. Claiming an entry is a conditional update, so
 //! several dispatchers in several processes never hand out one attempt twice.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::queues::{ActionJob, JobQueues, TimerJob, queue_for};
 use crate::services::Services;
@@ -16,7 +17,7 @@ use crate::services::Services;
 const BATCH: i64 = 200;
 
 /// Runs until `shutdown` turns true.
-pub async fn run(services: Arc<Services>, queues: JobQueues, poll: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(services: Arc<Services>, queues: JobQueues, poll: Duration, remote_work: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     tracing::info!(poll_ms = poll.as_millis() as u64, "dispatcher started");
     loop {
         let handed = match dispatch_once(&services, &queues).await {
@@ -34,6 +35,7 @@ pub async fn run(services: Arc<Services>, queues: JobQueues, poll: Duration, mut
         let notified = services.engine.work_ready.notified();
         tokio::select! {
             _ = notified => {}
+            _ = remote_work.notified() => {}
             _ = tokio::time::sleep(poll) => {}
             _ = shutdown.changed() => {
                 tracing::info!("dispatcher stopped");

@@ -1,4 +1,6 @@
-//! A polling strategy that wakes an idle apalis worker every interval.
+//! Polling strategies of the apalis workers: [`TickStrategy`] wakes an idle worker every
+//! interval, and [`ListenStrategy`] wakes a PostgreSQL worker on a job-insert
+//! notification.
 //!
 //! apalis 1.0's `IntervalStrategy` re-arms its timer without polling it after it fires,
 //! so no waker is registered for the next tick and an idle worker waits for its next
@@ -8,10 +10,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy};
+use tokio::sync::Notify;
 
 pub struct TickStrategy {
     interval: Duration,
@@ -39,6 +43,39 @@ impl PollStrategy for TickStrategy {
                 Poll::Pending if fired => return Poll::Ready(Some(())),
                 Poll::Pending => return Poll::Pending,
             }
+        }
+    }
+}
+
+/// Wakes a PostgreSQL worker when the process's listener ([`crate::wake`]) receives
+/// apalis's `apalis::job::insert` notification for the worker's queue. It sits beside a
+/// [`TickStrategy`], which keeps the worker polling while the listener reconnects.
+pub struct ListenStrategy {
+    signal: Arc<Notify>,
+    waiting: Pin<Box<dyn Future<Output = ()> + Send + Sync>>,
+}
+
+impl ListenStrategy {
+    pub fn new(signal: Arc<Notify>) -> ListenStrategy {
+        let waiting = wait_for(signal.clone());
+        ListenStrategy { signal, waiting }
+    }
+}
+
+/// The listener calls `notify_one`, which stores a permit when no one waits, so a
+/// notification that arrives between two polls is kept.
+fn wait_for(signal: Arc<Notify>) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+    Box::pin(async move { signal.notified().await })
+}
+
+impl PollStrategy for ListenStrategy {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _snapshot: &PollSnapshot) -> Poll<Option<()>> {
+        match self.waiting.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.waiting = wait_for(self.signal.clone());
+                Poll::Ready(Some(()))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }

@@ -83,6 +83,14 @@ impl JobQueues {
         }
     }
 
+    /// Closes the pool, waiting for its connections to be returned.
+    pub async fn close(&self) {
+        match self {
+            JobQueues::Sqlite(pool) => pool.close().await,
+            JobQueues::Postgres(pool) => pool.close().await,
+        }
+    }
+
     /// Pushes an action job; a job with the same key already queued is left alone.
     pub async fn push_action(&self, queue: &str, job: ActionJob) -> Result<(), String> {
         let key = job.key.clone();

@@ -9,6 +9,7 @@ pub mod db;
 pub mod definition;
 pub mod diagnostic;
 pub mod guard;
+pub mod metrics;
 pub mod retry;
 pub mod runtime;
 pub mod testing;

@@ -16,7 +16,7 @@ use crate::actions::ActionError;
 use crate::services::Services;
 
 /// Every job name a definition may use.
-pub const JOB_NAMES: &[&str] = &["screen_session", "screen_exam", "finalize_exam", "award_credits", "issue_card", "revoke_card", "reconcile_day", "pull_certificates"];
+pub const JOB_NAMES: &[&str] = &["screen_session", "screen_exam", "finalize_exam", "award_credits", "issue_card", "revoke_card", "reconcile_day", "pull_certificates", "noop"];
 
 pub async fn perform(services: &Services, entry: &OutboxEntry, name: &str) -> Result<Value, ActionError> {
     match name {
@@ -28,6 +28,9 @@ pub async fn perform(services: &Services, entry: &OutboxEntry, name: &str) -> Re
         "revoke_card" => cards::revoke_card(services, entry).await,
         "reconcile_day" => reconcile::reconcile_day(services, entry).await,
         "pull_certificates" => crate::certificates::pull_job(services, entry).await,
+        // Completes at once: `certflow bench engine` measures the job path with it, and
+        // a definition under test may use it to mark a step.
+        "noop" => Ok(Value::Null),
         other => Err(ActionError::rejected(format!("unknown job {other}"))),
     }
 }

@@ -254,6 +254,21 @@ impl Engine {
         Ok(updated.rows_affected() == 1)
     }
 
+    /// Hands `attempt` of entry `id` back undone, as a worker that stops before the
+    /// attempt finished does: the next dispatch pass hands it out again at once
+    /// instead of after [`DISPATCH_LEASE_MS`]. Returns false for a stale report.
+    pub async fn return_action(&self, id: &str, attempt: i64) -> Result<bool, EngineError> {
+        let updated = sqlx::query("UPDATE wf_outbox SET dispatched_attempt = attempts WHERE id = $1 AND status = 'pending' AND attempts + 1 = $2")
+            .bind(id)
+            .bind(attempt)
+            .execute(&self.db.pool)
+            .await?;
+        if updated.rows_affected() == 1 {
+            self.work_ready.notify_waiters();
+        }
+        Ok(updated.rows_affected() == 1)
+    }
+
     /// Counts entries by status, for the demo summary and metrics.
     pub async fn outbox_counts(&self) -> Result<Vec<(String, String, i64)>, EngineError> {
         let rows = sqlx::query("SELECT kind, status, COUNT(*) FROM wf_outbox GROUP BY kind, status ORDER BY kind, status")

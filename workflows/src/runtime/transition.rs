@@ -162,12 +162,18 @@ impl Engine {
         timer_id: Option<&str>,
         from_inbox: bool,
     ) -> Result<EventOutcome, EngineError> {
+        // NOTE: one write transaction, so one WAL fsync on SQLite, per event. Group commit
+        // (several callers' events in one transaction, a savepoint each) is the fix that
+        // docs/benchmarks.md measures the need for.
+        let received = std::time::Instant::now();
+        let mut definition_id = String::new();
         for attempt in 1..=MAX_OPTIMISTIC_ATTEMPTS {
             let mut tx = self.db.begin_write().await?;
-            match self.apply_in(&mut tx, instance_id, event, timer_id, from_inbox).await? {
+            match self.apply_in(&mut tx, instance_id, event, timer_id, from_inbox, &mut definition_id).await? {
                 Some(outcome) => {
                     tx.commit().await?;
                     if matches!(outcome, EventOutcome::Applied { .. }) {
+                        crate::metrics::record_transition(&definition_id, received.elapsed());
                         self.work_ready.notify_waiters();
                     }
                     return Ok(outcome);
@@ -182,7 +188,8 @@ impl Engine {
     }
 
     /// Applies the event inside `tx`. Returns `None` when another writer changed the
-    /// instance first (the caller retries), otherwise the outcome to commit.
+    /// instance first (the caller retries), otherwise the outcome to commit. Sets
+    /// `definition_id` once the instance is loaded, for the transition metrics.
     async fn apply_in(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -190,6 +197,7 @@ impl Engine {
         event: &EventIn,
         timer_id: Option<&str>,
         from_inbox: bool,
+        definition_id: &mut String,
     ) -> Result<Option<EventOutcome>, EngineError> {
         let now = self.clock.now();
         let now_ms = now.timestamp_millis();
@@ -217,6 +225,7 @@ impl Engine {
 
         // Step 2: load the instance and its pinned definition.
         let instance = Instance::load(&mut **tx, instance_id).await?;
+        definition_id.clone_from(&instance.definition_id);
         let definition = self.definition_version(&instance.version).await?;
         let state = definition.state(&instance.state).ok_or_else(|| EngineError::UnknownState {
             instance: instance_id.to_string(),
