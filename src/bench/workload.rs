@@ -51,6 +51,7 @@ impl Bed {
             sms_gateway: None,
             sms_api: None,
             provincial: None,
+            s3: None,
         };
         let platform = platform::build(&config, Arc::new(SystemClock)).await?;
         let set = DefinitionSet::from_sources(
