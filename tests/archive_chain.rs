@@ -91,6 +91,27 @@ both_backends!(archive_records_and_verifies, |db: Db| async move {
     assert_eq!(rows[6][1], "更正");
     assert!(rows.last().unwrap()[0].contains("校验通过"), "{:?}", rows.last());
 
+    // The PDF export carries the same entries, with Chinese text that pdftotext reads back.
+    let response = p.http.get(format!("{}/api/archives/op-1/export?format=pdf", p.base)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    let pdf_path = std::env::temp_dir().join(format!("archive-{}.pdf", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&pdf_path, &bytes).unwrap();
+    let text = std::process::Command::new("pdftotext").arg(&pdf_path).arg("-").output().expect("pdftotext runs (Debian's poppler-utils, installed by scripts/test)");
+    std::fs::remove_file(&pdf_path).unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("继续教育档案"), "{text}");
+    assert!(text.contains("学习记录"), "{text}");
+    assert!(text.contains("更正"), "{text}");
+    assert!(text.contains("校验通过"), "{text}");
+
+    // An unknown format is rejected with the field named.
+    let (status, body) = p.get("/api/archives/op-1/export?format=doc", Some(&admin)).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["field"], "format");
+
     // Verify passes, then fails at the changed row.
     let (ok, output) = verify(&url);
     assert!(ok, "{output}");

@@ -8,7 +8,7 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use crate::archives::entry_time;
 
 /// Column headers, as message codes.
-const HEADERS: [&str; 11] = [
+pub(crate) const HEADERS: [&str; 11] = [
     "archive.column.seq",
     "archive.column.kind",
     "archive.column.recorded_at",

@@ -12,9 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use domain::archive::{Archive, Entry, verify_chain};
+use domain::messages::{self, Locale};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use workers::archive::{self, NewEntry};
+use workers::pdf::DocumentInfo;
 
 use crate::auth::{Caller, Role};
 use crate::error::ApiError;
@@ -34,6 +36,8 @@ const PERSON_KINDS: &[&str] = &["credit", "card_issued", "card_revoked"];
 #[derive(Deserialize)]
 pub struct ArchiveQuery {
     archive: Option<String>,
+    /// Export format: `xlsx` (the default) or `pdf`.
+    format: Option<String>,
 }
 
 fn parse_archive(name: Option<&str>) -> Result<Archive, ApiError> {
@@ -106,17 +110,30 @@ async fn read(State(state): State<AppState>, caller: Caller, Path(operator_id): 
 async fn export(State(state): State<AppState>, caller: Caller, Path(operator_id): Path<String>, Query(query): Query<ArchiveQuery>) -> Result<Response, ApiError> {
     let archive = parse_archive(query.archive.as_deref())?;
     let (entries, intact) = visible_entries(&state, &caller, &operator_id, archive).await?;
-    // TODO: add the PDF export (`?format=pdf`) on the shared PDF module with its embedded CJK font, which the credit card uses too.
-    let bytes = crate::archive_xlsx::workbook(archive, &operator_id, &entries, intact).map_err(ApiError::internal)?;
-    let file_name = format!("archive-{operator_id}-{}.xlsx", archive.as_str());
-    Ok((
-        [
-            (CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
-            (CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
-        ],
-        bytes,
-    )
-        .into_response())
+    match query.format.as_deref().unwrap_or("xlsx") {
+        "xlsx" => {
+            let bytes = crate::archive_xlsx::workbook(archive, &operator_id, &entries, intact).map_err(ApiError::internal)?;
+            let file_name = format!("archive-{operator_id}-{}.xlsx", archive.as_str());
+            Ok(attachment("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", &file_name, bytes))
+        }
+        "pdf" => {
+            let blocks = crate::archive_pdf::blocks(archive, &operator_id, &entries, intact);
+            let info = DocumentInfo { title: messages::text(Locale::ZhCn, "archive.export_title", &[("operator", &operator_id)]), author: messages::text(Locale::ZhCn, "web.site.name", &[]) };
+            let font = crate::card_pdf::pdf_font("archive.pdf_unavailable")?;
+            let bytes = tokio::task::spawn_blocking(move || workers::pdf::render(font, &info, &blocks))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            tracing::info!(operator = %operator_id, archive = archive.as_str(), entries = entries.len(), bytes = bytes.len(), "archive PDF rendered");
+            let file_name = format!("archive-{operator_id}-{}.pdf", archive.as_str());
+            Ok(attachment("application/pdf", &file_name, bytes))
+        }
+        other => Err(ApiError::invalid("archive.format_invalid").field("format").arg("value", other)),
+    }
+}
+
+fn attachment(content_type: &str, file_name: &str, bytes: Vec<u8>) -> Response {
+    ([(CONTENT_TYPE, content_type.to_string()), (CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\""))], bytes).into_response()
 }
 
 #[derive(Deserialize)]

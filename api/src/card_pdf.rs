@@ -84,14 +84,15 @@ fn public_base(headers: &HeaderMap) -> String {
     format!("{}://{host}", if crate::auth::is_https(headers) { "https" } else { "http" })
 }
 
-/// Returns the PDF font, loaded once per process.
-fn font() -> Result<&'static PdfFont, ApiError> {
+/// Returns the PDF font, loaded once per process; without one, the request fails with
+/// 409 and the message `unavailable_code`.
+pub(crate) fn pdf_font(unavailable_code: &'static str) -> Result<&'static PdfFont, ApiError> {
     static FONT: OnceLock<Result<PdfFont, String>> = OnceLock::new();
     match FONT.get_or_init(|| PdfFont::from_env().map_err(|error| error.to_string())) {
         Ok(font) => Ok(font),
         Err(error) => {
-            tracing::error!(error = %error, "no font for PDF cards");
-            Err(ApiError::conflict("card.pdf_unavailable"))
+            tracing::error!(error = %error, "no font for PDF documents");
+            Err(ApiError::conflict(unavailable_code))
         }
     }
 }
@@ -159,7 +160,7 @@ async fn download(State(state): State<AppState>, headers: HeaderMap, Path(card_n
         Block::Paragraph(text("card_pdf.notice", &[])),
     ];
     let info = DocumentInfo { title: text("card_pdf.title", &[("year", &year_text)]), author: text("web.site.name", &[]) };
-    let font = font()?;
+    let font = pdf_font("card.pdf_unavailable")?;
     let pdf = tokio::task::spawn_blocking(move || workers::pdf::render(font, &info, &blocks))
         .await
         .map_err(ApiError::internal)?

@@ -6,6 +6,7 @@
 //! and request logging. Handlers take the current time from the engine's clock, never
 //! from the system, so tests and the demo can run on a simulated clock.
 
+pub mod archive_pdf;
 pub mod archive_xlsx;
 pub mod appeals;
 pub mod archives;

@@ -105,7 +105,8 @@ async fn postgres_connection_loss_under_load() {
         .unwrap();
     assert_eq!(applied, REPORTS as i64, "each report's event applied once");
 
-    // The pool replaced its connections: the API is ready again.
+    // The pool replaced its connections: the database is reachable again. (The API test
+    // app creates no job tables, so /readyz reports the jobs part as unreachable.)
     let ready = app.get("/readyz", None).await;
-    assert_eq!(ready.status, StatusCode::OK, "{:?}", ready.body);
+    assert_eq!(ready.body["database"], "ok", "{:?}", ready.body);
 }

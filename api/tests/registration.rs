@@ -266,3 +266,17 @@ both_backends!(unit_with_bad_checksum_is_pending, |db: Db| async move {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.body["field"], "uscc");
 });
+
+both_backends!(missing_json_field_is_named, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let admin = app.admin_token().await;
+
+    // serde's English text stays out of the message; the field has its own slot.
+    let reply = app.post("/api/units", Some(&admin), json!({ "uscc": uscc("91430100MA4L5556"), "name": "缺管理员单位" })).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["code"], "request.field_missing");
+    assert_eq!(reply.body["field"], "admin");
+    let message = reply.body["message"].as_str().unwrap();
+    assert!(message.contains("“admin”"), "{message}");
+    assert!(!message.contains("deserialize"), "{message}");
+});
