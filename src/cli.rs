@@ -1,7 +1,7 @@
 //! The command line: subcommands and their options.
 //!
-//! NOTE: the help text of options and subcommands is English only (clap's doc-comment
-//! help has no locale); what the commands print goes through the zh-CN catalogue.
+//! NOTE: the help text of options and subcommands is English only, because clap's
+//! doc-comment help has no locale. What the commands print goes through the zh-CN catalogue.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -142,7 +142,7 @@ pub enum DefinitionsCommand {
         /// The change note shown beside the version.
         #[arg(long, default_value = "")]
         label: String,
-        /// Who publishes (recorded with the version).
+        /// Author recorded with the version.
         #[arg(long, env = "USER", default_value = "cli")]
         author: String,
     },
@@ -159,7 +159,7 @@ pub enum DefinitionsCommand {
     Migrate {
         #[command(flatten)]
         args: MigrationCli,
-        /// Who migrates (recorded in each instance's history).
+        /// Person recorded in each migrated instance's history.
         #[arg(long, env = "USER", default_value = "cli")]
         by: String,
     },

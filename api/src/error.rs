@@ -299,8 +299,8 @@ impl From<JsonRejection> for ApiError {
         }
         let detail = rejection.body_text();
 
-        // serde names a missing or unknown field in its text; the reply names it in the
-        // field's own slot and in a zh-CN sentence, instead of the English detail.
+        // serde names a missing or unknown field only in its English text. The reply puts
+        // that name in the field's own slot and in a zh-CN sentence instead.
         for (prefix, code) in [("missing field `", "request.field_missing"), ("unknown field `", "request.field_unknown")] {
             if let Some(field) = backticked_after(&detail, prefix) {
                 let error = ApiError::invalid(code).arg("field", &field);

@@ -155,8 +155,8 @@ pub async fn operator(
     let result = until_ok(client, Method::POST, &format!("/api/exams/{attempt_id}/submit"), token, &json!({}), &key("submit"), &["exam.grading_pending"]).await?;
     done.exam_passed = result["passed"] == true;
 
-    // The script answers in seconds, faster than a person can read, so screening holds
-    // the attempt for a reviewer; staff accept it and the credits count.
+    // The script fills the paper in seconds, faster than a person can read, so screening
+    // keeps the attempt for a reviewer. Staff accept it and the credits count.
     if done.exam_passed {
         review_until_credited(client, token, &setup.staff_token, &done.enrollment_id, courses.len()).await?;
     }
