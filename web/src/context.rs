@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use domain::messages::Locale;
 use serde_json::{Value, json};
 
-pub use api::auth::{cookie_value, is_https};
+pub use api::auth::{cookie_value, is_https, Role};
 
 use crate::backend::ApiProblem;
 use crate::csrf::CsrfToken;
@@ -24,6 +24,8 @@ pub struct PageContext {
     pub locale: Locale,
     /// The API session token from the session cookie, if any.
     pub session: Option<String>,
+    /// The role of that session while it is valid; it chooses the menu.
+    pub role: Option<Role>,
     pub csrf: String,
     /// The request's path and query, for the language switch to come back to.
     pub path: String,
@@ -35,10 +37,19 @@ impl FromRequestParts<WebState> for PageContext {
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<PageContext, Self::Rejection> {
         let csrf = parts.extensions.get::<CsrfToken>().map(|token| token.0.clone()).unwrap_or_default();
+        let session = api::auth::session_token(&parts.headers);
+        let role = match &session {
+            Some(token) => api::auth::session_role(&state.app, token).await.unwrap_or_else(|error| {
+                tracing::warn!(error = %error, "session role lookup failed; showing the signed-out menu");
+                None
+            }),
+            None => None,
+        };
         Ok(PageContext {
             state: state.clone(),
             locale: locale_of(&parts.headers),
-            session: api::auth::session_token(&parts.headers),
+            session,
+            role,
             csrf,
             path: parts.uri.path_and_query().map(|path| path.as_str().to_string()).unwrap_or_else(|| "/".into()),
             headers: parts.headers.clone(),
@@ -59,16 +70,33 @@ impl PageContext {
             "locale": self.locale.tag(),
             "is_en": self.locale == Locale::En,
             "csrf": self.csrf,
-            "signed_in": self.session.is_some(),
+            "signed_in": self.role.is_some(),
+            "menu": self.role.map(menu_of),
             "path": self.path,
             "site": &*self.state.config,
         });
         self.state.views.page(status, name, merge(layout, data))
     }
 
-    /// Returns the session token, or a redirect to the login page.
-    pub fn session(&self) -> Result<&str, Response> {
-        self.session.as_deref().ok_or_else(|| redirect("/login"))
+    /// Returns the session token for an operator's page: a redirect to the login page
+    /// without a session, or to the visitor's own start page when signed in with
+    /// another role.
+    pub fn operator_session(&self) -> Result<&str, Response> {
+        match self.role {
+            Some(role) if role != Role::Operator => Err(redirect(start_page(role))),
+            _ => self.session.as_deref().ok_or_else(|| redirect("/login")),
+        }
+    }
+
+    /// Returns the session token when the visitor has one of `roles`; otherwise a
+    /// redirect to the account login page, or to the visitor's own start page when
+    /// signed in with another role. The API still checks every call it makes.
+    pub fn session_for(&self, roles: &[Role]) -> Result<&str, Response> {
+        match (self.session.as_deref(), self.role) {
+            (Some(token), Some(role)) if roles.contains(&role) => Ok(token),
+            (_, Some(role)) => Err(redirect(start_page(role))),
+            _ => Err(redirect("/login/account")),
+        }
     }
 
     /// Turns an API error that the page cannot show beside a field into a response:
@@ -79,6 +107,29 @@ impl PageContext {
         }
         self.state.views.error_page(self.locale, &self.state.config, problem.status, &problem.message)
     }
+}
+
+/// Returns the page a signed-in visitor of `role` starts from.
+pub fn start_page(role: Role) -> &'static str {
+    match role {
+        Role::Operator => "/home",
+        Role::UnitAdmin => "/unit",
+        Role::AssociationAdmin | Role::Reviewer => "/staff",
+        // Institution accounts serve their servers' API calls and have no pages.
+        Role::Institution => "/login/account",
+    }
+}
+
+/// Returns the name of the layout's menu for `role`: `operator`, `unit`, `staff` or
+/// `institution`, read by `layout.hbs`.
+fn menu_of(role: Role) -> Value {
+    let name = match role {
+        Role::Operator => "operator",
+        Role::UnitAdmin => "unit",
+        Role::AssociationAdmin | Role::Reviewer => "staff",
+        Role::Institution => "institution",
+    };
+    json!({ name: true, "is_admin": role == Role::AssociationAdmin })
 }
 
 /// Adds the keys of `data` to `layout`.

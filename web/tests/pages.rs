@@ -257,3 +257,56 @@ both_backends!(card_check_page, |db: Db| async move {
     assert_eq!(page.headers.get("content-type").unwrap(), "text/css; charset=utf-8");
     assert_eq!(visitor.get("/static/missing.css").await.status, StatusCode::NOT_FOUND);
 });
+
+both_backends!(account_login_routes_by_role, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let admin = app.admin_token().await;
+    app.create_unit(&admin, &uscc("91430100MA4L2222"), "株洲起重机械有限公司", "unit-b-admin").await;
+    let institution = api::create_institution(&app.state, "三号培训学校", &uscc("52430100MJ000103"), &["T".to_string()]).await.unwrap();
+    let account = api::NewAccount {
+        role: api::auth::Role::Institution,
+        login: "school-3",
+        password: common::ADMIN_PASSWORD,
+        display_name: "培训学校账号",
+        unit_id: None,
+        institution_id: Some(&institution.id),
+        mobile: None,
+        email: None,
+    };
+    api::create_account(&app.db, &account, app.state.now_ms()).await.unwrap();
+    let mut visitor = Visitor::new(site(&app));
+
+    // The operator login links to the account login.
+    let page = visitor.get("/login").await;
+    assert!(page.html.contains("href=\"/login/account\""), "{}", page.html);
+
+    // A wrong password is shown above the form, in zh-CN, and sets no session.
+    let page = visitor.get("/login/account").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("id=\"password\""), "{}", page.html);
+    let page = visitor.post("/login/account", &[("login", "unit-b-admin"), ("password", "wrong-password-1")]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.html.contains("role=\"alert\""), "{}", page.html);
+    assert!(!visitor.cookies.contains_key("certflow_session"));
+
+    // An institution account gets no page session.
+    let page = visitor.post("/login/account", &[("login", "school-3"), ("password", common::ADMIN_PASSWORD)]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.html.contains("施教机构账号"), "{}", page.html);
+    assert!(!visitor.cookies.contains_key("certflow_session"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM auth_sessions WHERE role = $1", "institution").await, 0);
+
+    // A unit admin goes to the unit's start page and sees the unit menu, not the
+    // operator's; an operator page sends the admin back there.
+    let page = visitor.post("/login/account", &[("login", "unit-b-admin"), ("password", common::ADMIN_PASSWORD)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
+    assert_eq!(page.location(), "/unit");
+    assert!(visitor.cookies.contains_key("certflow_session"));
+    assert_eq!(visitor.get("/").await.location(), "/unit");
+    let page = visitor.get("/home").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/unit");
+    let page = visitor.get("/verify/XF-2026-NOPE").await;
+    assert!(page.html.contains("href=\"/unit\""), "{}", page.html);
+    assert!(!page.html.contains("href=\"/credits\""), "{}", page.html);
+});

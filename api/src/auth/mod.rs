@@ -208,6 +208,18 @@ pub async fn principal_for(state: &AppState, headers: &HeaderMap) -> Result<Opti
     Ok(operator_id.map(|id| format!("operator:{id}")).or_else(|| account_id.map(|id| format!("account:{id}"))))
 }
 
+/// Returns the role of the valid session whose token is `token`, or `None` when it has
+/// expired or never existed. Pages use it to choose their menu; routes check roles
+/// through [`Caller`].
+pub async fn session_role(state: &AppState, token: &str) -> Result<Option<Role>, ApiError> {
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM auth_sessions WHERE token_hash = $1 AND expires_at > $2")
+        .bind(sha256_hex(token.as_bytes()))
+        .bind(state.now_ms())
+        .fetch_optional(&state.engine.db.pool)
+        .await?;
+    Ok(role.as_deref().and_then(Role::parse))
+}
+
 /// A session just created: the token to hand out once and its expiry (unix ms).
 pub struct IssuedSession {
     pub token: String,

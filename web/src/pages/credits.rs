@@ -25,7 +25,7 @@ struct YearQuery {
 
 /// `GET /credits?year=2026`: the current Beijing year by default.
 async fn show(context: PageContext, Query(query): Query<YearQuery>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };

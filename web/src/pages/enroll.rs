@@ -28,7 +28,7 @@ struct Choice {
 
 /// `GET /enroll?year=&category=`.
 async fn show(context: PageContext, Query(choice): Query<Choice>) -> Response {
-    if let Err(response) = context.session() {
+    if let Err(response) = context.operator_session() {
         return response;
     }
     context.render("enroll", enroll_data(&context, &choice, &FormErrors::default()))
@@ -64,7 +64,7 @@ fn enroll_data(context: &PageContext, choice: &Choice, errors: &FormErrors) -> V
 
 /// `POST /enroll {year, category, item_code}`.
 async fn enroll(context: PageContext, Form(choice): Form<Choice>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };

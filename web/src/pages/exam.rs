@@ -36,7 +36,7 @@ pub fn router() -> Router<WebState> {
 
 /// `GET /exam/{enrollment_id}`: the start page, or the open attempt when there is one.
 async fn show_start(context: PageContext, Path(enrollment_id): Path<String>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -72,7 +72,7 @@ struct ConsentForm {
 /// `POST /exam/{enrollment_id}/consent {agree, notice_version}`: records the operator's
 /// consent to proctoring, which the box must be ticked for.
 async fn consent(context: PageContext, Path(enrollment_id): Path<String>, Form(form): Form<ConsentForm>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -96,7 +96,7 @@ async fn consent(context: PageContext, Path(enrollment_id): Path<String>, Form(f
 /// `POST /exam/{enrollment_id}/start`: starts or resumes the attempt. A refusal, such
 /// as the daily limit, is shown on the start page with its reason.
 async fn start(context: PageContext, Path(enrollment_id): Path<String>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -123,7 +123,7 @@ async fn start(context: PageContext, Path(enrollment_id): Path<String>) -> Respo
 /// `GET /exam/attempt/{attempt_id}`: the paper with the saved answers while the attempt
 /// runs, else its outcome.
 async fn show_attempt(context: PageContext, Path(attempt_id): Path<String>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -230,7 +230,7 @@ fn from_script(headers: &HeaderMap) -> bool {
 /// `POST /exam/attempt/{attempt_id}/save`: saves the answers. The autosave script gets
 /// 204 or the error as JSON; the button comes back to the paper.
 async fn save(context: PageContext, Path(attempt_id): Path<String>, Form(fields): Form<Vec<(String, String)>>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -247,7 +247,7 @@ async fn save(context: PageContext, Path(attempt_id): Path<String>, Form(fields)
 /// the result. Answers that arrive after the deadline are not saved, and the attempt
 /// is graded with those saved before it.
 async fn submit(context: PageContext, Path(attempt_id): Path<String>, Form(fields): Form<Vec<(String, String)>>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };

@@ -15,7 +15,7 @@ pub fn router() -> Router<WebState> {
 
 /// `GET /home`.
 async fn show(context: PageContext) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };

@@ -14,7 +14,7 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::context::{PageContext, redirect};
+use crate::context::{PageContext, redirect, start_page};
 use crate::forms::FormErrors;
 use crate::WebState;
 
@@ -26,9 +26,9 @@ pub fn router() -> Router<WebState> {
         .route("/logout", post(logout))
 }
 
-/// `GET /`: home for a visitor with a session, else login.
+/// `GET /`: the start page of a signed-in visitor's role, else login.
 async fn root(context: PageContext) -> Response {
-    redirect(if context.session.is_some() { "/home" } else { "/login" })
+    redirect(context.role.map(start_page).unwrap_or("/login"))
 }
 
 /// `GET /login`.

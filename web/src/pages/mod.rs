@@ -1,5 +1,6 @@
 //! The pages, one module per area. Each module owns its routes.
 
+pub mod account_login;
 pub mod credits;
 pub mod enroll;
 pub mod exam;
@@ -17,6 +18,7 @@ pub fn router() -> Router<WebState> {
     Router::new()
         .merge(language::router())
         .merge(login::router())
+        .merge(account_login::router())
         .merge(profile::router())
         .merge(home::router())
         .merge(enroll::router())

@@ -33,7 +33,7 @@ fn register_data(form: &RegisterForm, errors: &FormErrors) -> Value {
 
 /// `GET /register`.
 async fn show_register(context: PageContext) -> Response {
-    if let Err(response) = context.session() {
+    if let Err(response) = context.operator_session() {
         return response;
     }
     context.render("register", register_data(&RegisterForm::default(), &FormErrors::default()))
@@ -41,7 +41,7 @@ async fn show_register(context: PageContext) -> Response {
 
 /// `POST /register {name, id_number, email}`.
 async fn register(context: PageContext, Form(form): Form<RegisterForm>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -64,7 +64,7 @@ struct InfoQuery {
 
 /// `GET /info?q=…`: the info form; with `q`, the units found by name or credit code.
 async fn show_info(context: PageContext, Query(query): Query<InfoQuery>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -116,7 +116,7 @@ struct InfoForm {
 
 /// `POST /info {unit_uscc, item_code}`: attaches the operator to the unit.
 async fn complete_info(context: PageContext, Form(form): Form<InfoForm>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };

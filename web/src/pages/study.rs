@@ -39,7 +39,7 @@ pub async fn load_enrollment(context: &PageContext, token: &str, id: &str) -> Re
 
 /// `GET /study/{enrollment_id}`.
 async fn show(context: PageContext, Path(enrollment_id): Path<String>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -76,7 +76,7 @@ struct HandoffForm {
 /// `POST /study/{enrollment_id}/handoff {institution_id}`: hands the operator off to
 /// the institution and shows the hand-off.
 async fn handoff(context: PageContext, Path(enrollment_id): Path<String>, Form(form): Form<HandoffForm>) -> Response {
-    let token = match context.session() {
+    let token = match context.operator_session() {
         Ok(token) => token,
         Err(response) => return response,
     };
