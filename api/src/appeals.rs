@@ -214,10 +214,9 @@ async fn decide(State(state): State<AppState>, caller: Caller, Path(appeal_id): 
     let body = json!({ "appeal_id": appeal_id, "case_id": case_id, "outcome": status, "restored": restored });
     let entry = NewEntry { recorded_by: &decided_by, reason: Some(&reason), ..NewEntry::system(&case.enrollment.operator_id, Archive::ContinuingEducation, "appeal_decided", format!("appeal_decided:{appeal_id}"), body) };
     archive::append(&mut tx, state.engine.db.backend, entry, now_ms).await?;
-    tx.commit().await?;
-    tracing::info!(appeal = %appeal_id, case = %case_id, outcome = status, reviewer = %decided_by, "appeal decided");
 
-    // Step 3: move the workflow like a decision.
+    // Step 3: move the workflow like a decision, with the event recorded in the same
+    // transaction and sent after the commit.
     let code = if request.outcome == Outcome::Overturn { "appeal.outcome.overturned" } else { "appeal.outcome.upheld" };
     let text = messages::text(Locale::ZhCn, code, &[("reason", &reason)]);
     let event = workflows::runtime::EventIn::new(format!("appeal:{appeal_id}"), "review_decided")
@@ -225,7 +224,10 @@ async fn decide(State(state): State<AppState>, caller: Caller, Path(appeal_id): 
         .with("credits", restored.credits)
         .with("reason", text)
         .with("case_id", case_id.clone());
-    crate::workflow::send(&state, &case.instance_id, event).await?;
+    let event_ids = crate::workflow::record_all(&mut tx, &[(case.instance_id.clone(), event)], now_ms).await?;
+    tx.commit().await?;
+    tracing::info!(appeal = %appeal_id, case = %case_id, outcome = status, reviewer = %decided_by, "appeal decided");
+    crate::workflow::deliver_recorded(&state, &event_ids).await;
     Ok(Json(json!({ "appeal_id": appeal_id, "status": status, "restored": restored })))
 }
 

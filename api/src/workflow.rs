@@ -1,6 +1,9 @@
 //! Helpers for talking to the workflow engine from handlers: sending events with the
-//! engine's outcome turned into an [`ApiError`], state labels, and context values.
+//! engine's outcome turned into an [`ApiError`], events recorded with a decision's
+//! transaction, state labels, and context values.
 
+use sqlx::{Any, Transaction};
+use workers::pending_events;
 use workflows::runtime::{EventIn, EventOutcome, Instance};
 
 use crate::error::ApiError;
@@ -26,6 +29,26 @@ pub async fn send(state: &AppState, instance_id: &str, event: EventIn) -> Result
         });
     }
     Ok(outcome)
+}
+
+/// Records `events` (instance id, event) in `tx` for delivery after its commit; returns
+/// their ids in order for [`deliver_recorded`]. See `workers::pending_events`.
+pub async fn record_all(tx: &mut Transaction<'static, Any>, events: &[(String, EventIn)], now_ms: i64) -> Result<Vec<String>, ApiError> {
+    let mut event_ids = Vec::with_capacity(events.len());
+    for (instance_id, event) in events {
+        pending_events::record(tx, instance_id, event, now_ms).await?;
+        event_ids.push(event.id.clone());
+    }
+    Ok(event_ids)
+}
+
+/// Sends events recorded with [`record_all`] once their transaction has committed.
+/// It never fails the request: the decision is stored, and an event that could not be
+/// sent now stays recorded for the scheduled sweep, and an error line is logged.
+pub async fn deliver_recorded(state: &AppState, event_ids: &[String]) {
+    if let Err(error) = pending_events::deliver(&state.engine, event_ids).await {
+        tracing::error!(events = ?event_ids, %error, "recorded workflow events not all delivered; the pending_events sweep retries them");
+    }
 }
 
 /// Returns the human label of the instance's current state, such as 学习中, or the state

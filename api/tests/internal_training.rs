@@ -344,6 +344,8 @@ both_backends!(training_approval_credits_attendees, |db: Db| async move {
     assert_eq!(reply.body["effects"]["credited"].as_array().unwrap().len(), 2);
     assert_eq!(app.instance_state(&instance_id).await, "approved");
     assert_eq!(unit_notices(&app, &event_id).await, 2);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pending_events").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(left, 0, "the decision's workflow events were delivered after its commit");
     let ran = app.run_due(&runner).await;
     assert!(ran.iter().filter(|name| *name == "issue_card").count() == 2, "{ran:?}");
     for (operator_id, enrollment_id) in &setup.operators {

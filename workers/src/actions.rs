@@ -83,6 +83,11 @@ impl InFlight {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(outbox_id);
     }
 
+    /// Returns the outbox ids of the attempts running now.
+    pub fn outbox_ids(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).keys().cloned().collect()
+    }
+
     /// Returns the number of attempts running now.
     pub fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()

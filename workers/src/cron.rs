@@ -39,6 +39,8 @@ const JOBS: &[(&str, &str)] = &[
     ("certificate_review_reminders", "0 0 9 * * *"),
     // 09:00 on Mondays: each unit's operators behind on this year's credits.
     ("unit_digest", "0 0 9 * * Mon"),
+    // Every 5 minutes: workflow events a decision recorded but a stopped process never sent.
+    ("pending_events", "0 */5 * * * *"),
 ];
 
 struct Entry {
@@ -138,6 +140,7 @@ pub async fn run_job(services: &Services, name: &str, tick: DateTime<Utc>) -> Re
         "provincial_reconciliation" => reconciliation::start_for_day(services, beijing_date(tick) - chrono::Duration::days(1)).await,
         "certificate_review_reminders" => reminders::certificate_reviews(services, beijing_date(tick)).await.map(|n| format!("{n} reminders")),
         "unit_digest" => reminders::unit_digests(services, beijing_date(tick)).await.map(|n| format!("{n} unit digests")),
+        "pending_events" => crate::pending_events::sweep(&services.engine).await.map(|n| format!("{n} events delivered")).map_err(|error| error.to_string()),
         "evidence_retention" => {
             let days = ReviewSettings::current().evidence.retention_days;
             crate::retention::purge_expired(&services.engine, days)

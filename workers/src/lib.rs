@@ -13,6 +13,7 @@ pub mod environment;
 pub mod jobs;
 pub mod notify;
 pub mod pdf;
+pub mod pending_events;
 pub mod object_store;
 pub mod poll;
 mod notify_action;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use domain::study::completes_course;
 use serde_json::Value;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 /// The parts of an operator a notification or a record needs.
 #[derive(Clone, Debug, Default)]
@@ -85,6 +85,13 @@ pub async fn enrollment_of_instance(pool: &AnyPool, instance_id: &str) -> Result
 /// sessions cover at least the course's minimum minutes (`domain::study`), and those
 /// credited by an approved internal training event.
 pub async fn completed_courses(pool: &AnyPool, enrollment: &EnrollmentRow) -> Result<Vec<String>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    completed_courses_in(&mut conn, enrollment).await
+}
+
+/// Returns the completed courses like [`completed_courses`], read on `conn`, such as a
+/// transaction that has just changed sessions or credits.
+pub async fn completed_courses_in(conn: &mut AnyConnection, enrollment: &EnrollmentRow) -> Result<Vec<String>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT s.course_code, s.started_at, s.ended_at, c.minutes FROM study_sessions s
          JOIN courses c ON c.item_code = $2 AND c.year = $3 AND c.code = s.course_code
@@ -93,7 +100,7 @@ pub async fn completed_courses(pool: &AnyPool, enrollment: &EnrollmentRow) -> Re
     .bind(&enrollment.id)
     .bind(&enrollment.item_code)
     .bind(enrollment.year)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut by_course: BTreeMap<String, (u32, Vec<(i64, i64)>)> = BTreeMap::new();
     for row in &rows {
@@ -106,7 +113,7 @@ pub async fn completed_courses(pool: &AnyPool, enrollment: &EnrollmentRow) -> Re
         .filter(|(_, (minutes, intervals))| completes_course(intervals.clone(), *minutes))
         .map(|(course, _)| course)
         .collect();
-    completed.extend(training_courses(pool, &enrollment.id).await?);
+    completed.extend(training_courses(&mut *conn, &enrollment.id).await?);
     Ok(completed.into_iter().collect())
 }
 
@@ -125,9 +132,9 @@ pub async fn training_courses<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(e
 }
 
 /// Counts the enrollment's credits that are not withdrawn.
-pub async fn credit_count(pool: &AnyPool, enrollment_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn credit_count<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(executor: E, enrollment_id: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM credits WHERE enrollment_id = $1 AND withdrawn_at IS NULL")
         .bind(enrollment_id)
-        .fetch_one(pool)
+        .fetch_one(executor)
         .await
 }

@@ -51,6 +51,11 @@ impl WorkerHandle {
         self.in_flight.len()
     }
 
+    /// Returns the outbox ids of the job attempts running now.
+    pub fn running_outbox_ids(&self) -> Vec<String> {
+        self.in_flight.outbox_ids()
+    }
+
     /// Signals every task, lets running jobs finish within [`SHUTDOWN_GRACE`], and hands
     /// back those that did not.
     pub async fn stop(self) {

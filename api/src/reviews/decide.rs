@@ -10,7 +10,7 @@ use super::effects::{self, CaseRef, Decision};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::workflow::state_label;
+use crate::workflow::{self, state_label};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -75,13 +75,15 @@ pub async fn decide(State(state): State<AppState>, Path(case_id): Path<String>, 
     let body = json!({ "case_id": case_id, "record": case.kind, "record_id": case.subject_id, "decision": decision, "effects": effects });
     let entry = NewEntry { reason: reason.as_deref(), ..NewEntry::system(&case.enrollment.operator_id, Archive::ContinuingEducation, "decision", format!("decision:{case_id}"), body) };
     archive::append(&mut tx, state.engine.db.backend, NewEntry { recorded_by: &decided_by, ..entry }, now_ms).await?;
+
+    // Step 3: the workflow events, recorded with the decision and sent after the commit.
+    let text = effects::decision_text(&case, decision, &effects, reason.as_deref());
+    let events = effects::workflow_events(&case, &instance.state, decision, &effects, &text, &format!("review:{case_id}"));
+    let event_ids = workflow::record_all(&mut tx, &events, now_ms).await?;
     tx.commit().await?;
     tracing::info!(case = %case_id, kind = %case.kind, decision = decision.as_str(), reviewer = %decided_by, enrollment = %case.enrollment.id,
         voided = effects.sessions_voided.len(), withdrawn = effects.credits_withdrawn.len(), "review decided");
-
-    // Step 3: move the workflow.
-    let text = effects::decision_text(&case, decision, &effects, reason.as_deref());
-    effects::move_workflow(&state, &case, decision, &effects, &text, &format!("review:{case_id}")).await?;
+    workflow::deliver_recorded(&state, &event_ids).await;
 
     Ok(Json(json!({ "case_id": case_id, "status": case_status, "decision": decision, "effects": effects })))
 }

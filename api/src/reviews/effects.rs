@@ -21,7 +21,6 @@ use workflows::runtime::EventIn;
 use crate::db::Tx;
 use crate::error::ApiError;
 use crate::study::courses_for;
-use crate::workflow;
 use crate::AppState;
 
 /// A reviewer's decision on a case.
@@ -244,19 +243,18 @@ pub fn decision_text(case: &CaseRef, decision: Decision, effects: &Effects, reas
     }
 }
 
-/// Moves the workflow after a committed decision. An exam case whose instance waits
-/// in `under_review` continues with `review_passed` or `review_rejected`; every other
+/// Returns the workflow events of a decision, in the order to send them, for an
+/// instance now in `instance_state`. An exam case whose instance waits in
+/// `under_review` continues with `review_passed` or `review_rejected`; every other
 /// decision sends `review_decided` with the new counts, which notifies the operator and
 /// the unit admin, pushes the decision to the provincial platform and, when the credits
-/// fall short, revokes the card. Event ids derive from `event_key`, so a retried
-/// request cannot apply twice.
-pub async fn move_workflow(state: &AppState, case: &CaseRef, decision: Decision, effects: &Effects, text: &str, event_key: &str) -> Result<(), ApiError> {
-    let instance = state.engine.instance(&case.instance_id).await?;
-    let waiting_exam = case.kind == "exam" && case.outcome == "review" && instance.state == "under_review";
+/// fall short, revokes the card. Event ids derive from `event_key`, so a repeated
+/// delivery cannot apply twice.
+pub fn workflow_events(case: &CaseRef, instance_state: &str, decision: Decision, effects: &Effects, text: &str, event_key: &str) -> Vec<(String, EventIn)> {
+    let waiting_exam = case.kind == "exam" && case.outcome == "review" && instance_state == "under_review";
     if waiting_exam && decision == Decision::VoidScore {
         let event = EventIn::new(format!("{event_key}:exam"), "review_rejected").with("attempt_id", case.subject_id.clone()).with("reason", text.to_string());
-        workflow::send(state, &case.instance_id, event).await?;
-        return Ok(());
+        return vec![(case.instance_id.clone(), event)];
     }
 
     let decided = EventIn::new(event_key.to_string(), "review_decided")
@@ -265,12 +263,12 @@ pub async fn move_workflow(state: &AppState, case: &CaseRef, decision: Decision,
         .with("reason", text.to_string())
         .with("case_id", case.id.clone())
         .with("decision", decision.as_str());
-    workflow::send(state, &case.instance_id, decided).await?;
+    let mut events = vec![(case.instance_id.clone(), decided)];
     if waiting_exam {
         let passed = EventIn::new(format!("{event_key}:exam"), "review_passed").with("attempt_id", case.subject_id.clone());
-        workflow::send(state, &case.instance_id, passed).await?;
+        events.push((case.instance_id.clone(), passed));
     }
-    Ok(())
+    events
 }
 
 /// Returns the effects as stored JSON.

@@ -144,22 +144,26 @@ pub async fn decide(State(state): State<AppState>, caller: Caller, Path(event_id
         .bind(effects.to_string())
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    tracing::info!(event = %event_id, decision = decision.as_str(), reviewer = %decided_by, credited = credited.len(), not_credited = not_credited.len(), "training event decided");
 
-    // Step 3: move the attendees' workflows, then tell the unit.
+    // Step 3: the workflow events, recorded with the decision so that none is lost if
+    // the process stops before sending them: the attendees' credits, then the unit's notice.
+    let mut events = Vec::new();
     if decision == TrainingDecision::Approve {
         for attendee in attendees.iter().filter(|attendee| attendee.instance_status != "terminal") {
-            let completed = records::completed_courses(&state.engine.db.pool, &attendee.enrollment).await?.len() as i64;
-            let credits = records::credit_count(&state.engine.db.pool, &attendee.enrollment.id).await?;
+            let completed = records::completed_courses_in(&mut tx, &attendee.enrollment).await?.len() as i64;
+            let credits = records::credit_count(&mut *tx, &attendee.enrollment.id).await?;
             let credited = EventIn::new(format!("training:{event_id}:{}", attendee.enrollment.id), "training_credited").with("completed", completed).with("credits", credits);
-            crate::workflow::send(&state, &attendee.instance_id, credited).await?;
+            events.push((attendee.instance_id.clone(), credited));
         }
     }
     // Notifications are rendered in zh-CN, whatever the reviewer's request locale.
     let label = messages::text(Locale::ZhCn, &format!("training.decision.{}", decision.as_str()), &[]);
     let notice = EventIn::new(format!("training:{event_id}:decision:{}", seq + 1), decision.workflow_event()).with("reason", reason.clone()).with("decision", label);
-    crate::workflow::send(&state, &instance_id, notice).await?;
+    events.push((instance_id.clone(), notice));
+    let event_ids = crate::workflow::record_all(&mut tx, &events, now_ms).await?;
+    tx.commit().await?;
+    tracing::info!(event = %event_id, decision = decision.as_str(), reviewer = %decided_by, credited = credited.len(), not_credited = not_credited.len(), "training event decided");
+    crate::workflow::deliver_recorded(&state, &event_ids).await;
 
     let mut body = event_json(&state, &event_id).await?;
     body["effects"] = effects;
