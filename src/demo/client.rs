@@ -67,9 +67,14 @@ impl Client {
 
     /// Uploads a file as the raw body, as the roster endpoint takes it.
     pub async fn upload(&self, path: &str, token: &str, bytes: Vec<u8>) -> anyhow::Result<Reply> {
+        self.send_bytes(Method::POST, path, token, bytes).await
+    }
+
+    /// Sends `bytes` as the raw body with `method`, such as one chunk of a resumable upload.
+    pub async fn send_bytes(&self, method: Method, path: &str, token: &str, bytes: Vec<u8>) -> anyhow::Result<Reply> {
         let response = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(token)
             .header("content-type", "application/octet-stream")
             .body(bytes)

@@ -15,6 +15,7 @@ pub(crate) mod data;
 pub(crate) mod people;
 mod sms_stub;
 mod summary;
+mod training;
 mod world;
 
 use std::collections::HashMap;
@@ -50,6 +51,7 @@ pub struct Tally {
     pub attempts_refused: usize,
     pub exams_failed: usize,
     pub reviews_decided: usize,
+    pub training_attendees_credited: usize,
 }
 
 fn beijing(date: (i32, u32, u32), hour: u32) -> DateTime<Utc> {
@@ -79,6 +81,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<ExitCode> {
         Ok(tally) => summary::collect(&world, &tally).await,
         Err(error) => Err(error),
     };
+    let labels = summary::labels(&world);
     world.stop().await;
 
     let summary = summary?;
@@ -94,7 +97,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<ExitCode> {
     if options.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        println!("{}", summary::render_zh(&summary));
+        println!("{}", summary::render_zh(&summary, &labels));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -163,6 +166,10 @@ async fn play(world: &World, options: &DemoOptions) -> anyhow::Result<Tally> {
     restudy_rejected(world, &people, &institution, &courseware, &mut tally).await?;
     world.settle().await?;
 
+    // 26 and 27 February: one unit's internal training, approved on 2 March.
+    tally.training_attendees_credited = training::internal_training(world, &units, &people, &courseware).await?;
+    world.settle().await?;
+
     // 2 and 3 March: exams, retakes and the daily limit.
     world.advance_to(beijing((YEAR, 3, 2), 10)).await?;
     progress("在线考试");
@@ -205,12 +212,20 @@ async fn staff_token(world: &World, role: api::auth::Role, login: &str, name: &s
     Ok(reply["token"].as_str().unwrap_or_default().to_string())
 }
 
+/// The password of every demo unit admin.
+const UNIT_ADMIN_PASSWORD: &str = "unit-password-2026";
+
+/// Returns the login of the first admin of the demo unit with credit code `uscc`.
+fn unit_admin_login(uscc: &str) -> String {
+    format!("unit-{}", uscc.to_lowercase())
+}
+
 /// Registers the 12 units with their first admins; returns uscc → (unit id, admin token).
 async fn register_units(world: &World, admin: &str) -> anyhow::Result<HashMap<String, (String, String)>> {
     let mut units = HashMap::new();
     for unit in data::units() {
-        let login = format!("unit-{}", unit.uscc.to_lowercase());
-        let password = "unit-password-2026";
+        let login = unit_admin_login(&unit.uscc);
+        let password = UNIT_ADMIN_PASSWORD;
         let body = json!({
             "uscc": unit.uscc, "name": unit.name, "region_code": unit.region_code,
             "admin": { "login": login, "password": password, "display_name": unit.contact_name, "mobile": unit.contact_mobile },

@@ -42,6 +42,12 @@ pub struct Summary {
     pub sessions_voided: i64,
     /// Exam attempts whose score a review decision voided.
     pub scores_voided: i64,
+    /// Internal training events (内部培训) approved, and the credits they awarded.
+    pub training_events_approved: i64,
+    pub training_credits: i64,
+    /// Attendees credited by this run's internal training approval; not stored.
+    #[serde(skip)]
+    pub training_attendees_credited: usize,
     pub email_transport: &'static str,
     pub sms_transport: &'static str,
 }
@@ -113,13 +119,16 @@ pub async fn collect(world: &World, tally: &Tally) -> anyhow::Result<Summary> {
         papers_with_unpublished_questions,
         sessions_voided: count(world, "SELECT COUNT(*) FROM study_sessions WHERE status = 'voided'").await?,
         scores_voided: count(world, "SELECT COUNT(*) FROM exam_attempts WHERE review_status = 'voided'").await?,
+        training_events_approved: count(world, "SELECT COUNT(*) FROM training_events WHERE status = 'approved'").await?,
+        training_credits: count(world, "SELECT COUNT(*) FROM credits WHERE withdrawn_at IS NULL AND attempt_id LIKE 'training:%'").await?,
+        training_attendees_credited: tally.training_attendees_credited,
         email_transport: if world.smtp_used { "smtp" } else { "file_outbox" },
         sms_transport: "signed_api_stub",
     })
 }
 
 /// Renders the summary for people, in zh-CN.
-pub fn render_zh(summary: &Summary) -> String {
+pub fn render_zh(summary: &Summary, labels: &Labels) -> String {
     let mut lines = vec![
         "演示年度结束，汇总如下：".to_string(),
         format!("  导入作业人员 {} 人，名册中拒绝 {} 行", summary.operators_imported, summary.rows_rejected),
@@ -133,6 +142,10 @@ pub fn render_zh(summary: &Summary) -> String {
             "  试卷核对：含未学完课程试题的试卷 {} 份，含未发布试题的试卷 {} 份（均应为 0）",
             summary.papers_outside_studied_courses, summary.papers_with_unpublished_questions
         ),
+        format!(
+            "  内部培训审核通过 {} 次，记入学分 {} 个（本次运行 {} 名参训人员获得学分）",
+            summary.training_events_approved, summary.training_credits, summary.training_attendees_credited
+        ),
         format!("  记入学分 {} 个，签发学分卡 {} 张", summary.credits_awarded, summary.cards_issued),
         format!("  省平台确认接收记录 {} 条", summary.sync_delivered),
         format!(
@@ -145,8 +158,34 @@ pub fn render_zh(summary: &Summary) -> String {
         "  各流程实例状态：".to_string(),
     ];
     for (definition, states) in &summary.instances_by_state {
-        let parts: Vec<String> = states.iter().map(|(state, count)| format!("{state} {count}")).collect();
-        lines.push(format!("    {definition}：{}", parts.join("，")));
+        let definition_labels = labels.get(definition);
+        let name = definition_labels.map_or(definition.as_str(), |(label, _)| label.as_str());
+        let parts: Vec<String> = states
+            .iter()
+            .map(|(state, count)| {
+                let state_name = definition_labels.and_then(|(_, states)| states.get(state)).map_or(state.as_str(), String::as_str);
+                format!("{state_name} {count}")
+            })
+            .collect();
+        lines.push(format!("    {name}：{}", parts.join("，")));
     }
     lines.join("\n")
+}
+
+/// Definition id → (its label, state id → state label), from the newest published
+/// version of each definition, so that the summary names states as staff see them.
+pub type Labels = BTreeMap<String, (String, BTreeMap<String, String>)>;
+
+/// Reads the labels of every loaded definition.
+pub fn labels(world: &World) -> Labels {
+    let registry = &world.engine.registry;
+    registry
+        .definition_ids()
+        .into_iter()
+        .filter_map(|id| {
+            let (_, definition) = registry.latest(&id)?;
+            let states = definition.states.iter().map(|state| (state.id.clone(), state.label.clone())).collect();
+            Some((id, (definition.label.clone(), states)))
+        })
+        .collect()
 }

@@ -122,7 +122,7 @@ impl SignedTemplateApi {
     }
 
     /// Checks the message against the template's registration: a code must exist, and
-    /// every parameter must be a short string or number.
+    /// every parameter must be a string or number, shortened to the provider's limit.
     fn template_request(&self, message: &SmsMessage) -> Result<(String, String), DeliveryError> {
         let code = self
             .config
@@ -137,14 +137,7 @@ impl SignedTemplateApi {
                 Value::Number(number) => number.to_string(),
                 other => return Err(DeliveryError::permanent(format!("parameter {name} of template {} is {other}, not text or a number", message.template))),
             };
-            let chars = text.chars().count();
-            if chars > self.config.max_param_chars {
-                return Err(DeliveryError::permanent(format!(
-                    "parameter {name} of template {} has {chars} characters, more than the provider's {}",
-                    message.template, self.config.max_param_chars
-                )));
-            }
-            values.insert(name.clone(), Value::String(text));
+            values.insert(name.clone(), Value::String(fit_param(&message.template, name, text, self.config.max_param_chars)));
         }
         Ok((code.clone(), Value::Object(values).to_string()))
     }
@@ -223,5 +216,38 @@ impl SmsProvider for SignedTemplateApi {
                 Err(if retryable { DeliveryError::retryable(detail) } else { DeliveryError::permanent(detail) })
             }
         }
+    }
+}
+
+/// Returns `text` when it fits in `max_chars`, else its first `max_chars - 1` characters
+/// and "…". Only free text such as a reviewer's reason grows that long, and the operator
+/// reads it in full by email and on the platform, so a shortened SMS beats none.
+fn fit_param(template: &str, name: &str, text: String, max_chars: usize) -> String {
+    let chars = text.chars().count();
+    if chars <= max_chars {
+        return text;
+    }
+    tracing::warn!(template, parameter = name, chars, max_chars, "SMS parameter shortened to the provider's limit");
+    let mut shortened: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    shortened.push('…');
+    shortened
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_param;
+
+    #[test]
+    fn long_param_shortened_with_ellipsis() {
+        let reason = "清除该课程学时，理由：人脸核验未通过，疑似他人代学，请重新学习该课程后再参加考试".to_string();
+        let shortened = fit_param("review_decided", "reason", reason, 35);
+        assert_eq!(shortened.chars().count(), 35);
+        assert!(shortened.ends_with('…'));
+        assert!(shortened.starts_with("清除该课程学时"));
+    }
+
+    #[test]
+    fn short_param_kept() {
+        assert_eq!(fit_param("login_code", "code", "615243".to_string(), 35), "615243");
     }
 }
