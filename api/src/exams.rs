@@ -155,7 +155,9 @@ async fn start(State(state): State<AppState>, Path(enrollment_id): Path<String>,
         return resume_open(&state, &enrollment, open, now_ms).await;
     }
 
-    // Step 2: the instance must be studying, with completed courses not yet credited.
+    // Step 2: the operator agreed to proctoring, and the instance is studying, with
+    // completed courses not yet credited.
+    crate::proctoring::require_consent(&state, &enrollment.id).await?;
     let instance = state.engine.instance(&enrollment.instance_id).await?;
     if instance.state != "studying" {
         if let Some(open) = open_attempt(&state.engine.db.pool, &enrollment.id).await? {

@@ -3,7 +3,8 @@
 //! enrollment, to the current version of the notice. The consent, its time and the
 //! notice version are stored in `proctoring_consents`.
 //!
-//! The snapshots and audio themselves are attempt evidence sent to
+//! An exam starts only after that consent ([`require_consent`]), because proctoring
+//! is part of every exam. The snapshots and audio themselves are attempt evidence sent to
 //! `POST /api/exams/{attempt_id}/evidence`, which the retention job removes after
 //! `evidence.retention_days`.
 
@@ -29,6 +30,21 @@ pub const NOTICE_VERSION: &str = "2026-01";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/enrollments/{enrollment_id}/proctoring-consent", get(show).post(give))
+}
+
+/// Fails with 409 `exam.consent_required` unless the operator of `enrollment_id` has
+/// consented to the current notice version.
+pub async fn require_consent(state: &AppState, enrollment_id: &str) -> Result<(), ApiError> {
+    let consented: Option<i64> = sqlx::query_scalar("SELECT consented_at FROM proctoring_consents WHERE enrollment_id = $1 AND notice_version = $2")
+        .bind(enrollment_id)
+        .bind(NOTICE_VERSION)
+        .fetch_optional(&state.engine.db.pool)
+        .await?;
+    if consented.is_none() {
+        tracing::info!(enrollment = %enrollment_id, notice = NOTICE_VERSION, "exam start without proctoring consent rejected");
+        return Err(ApiError::conflict("exam.consent_required").arg("version", NOTICE_VERSION));
+    }
+    Ok(())
 }
 
 /// `GET /api/enrollments/{enrollment_id}/proctoring-consent` (operator): the current

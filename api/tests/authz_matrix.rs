@@ -321,7 +321,7 @@ async fn operator_with_attempt(app: &TestApp, mobile: &str, name: &str, id: &str
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
     }
     app.clear_sessions(&enrollment_id, 3).await;
-    let reply = app.post(&format!("/api/enrollments/{enrollment_id}/exam/start"), Some(&token), json!({})).await;
+    let reply = app.start_exam(&token, &enrollment_id).await;
     assert_eq!(reply.status, StatusCode::CREATED, "exam start failed: {:?}", reply.body);
     let attempt_id = reply.body["attempt_id"].as_str().unwrap().to_string();
     (token, operator_id, enrollment_id, attempt_id)

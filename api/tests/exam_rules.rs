@@ -36,7 +36,7 @@ async fn studied(app: &TestApp, mobile: &str, id_body: &str, unit_body: &str, co
 }
 
 async fn start_exam(app: &TestApp, token: &str, enrollment_id: &str) -> common::Reply {
-    app.post(&format!("/api/enrollments/{enrollment_id}/exam/start"), Some(token), json!({})).await
+    app.start_exam(token, enrollment_id).await
 }
 
 async fn stored_paper(app: &TestApp, attempt_id: &str) -> domain::exam::Paper {

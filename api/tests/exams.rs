@@ -31,7 +31,7 @@ async fn ready_for_exam(app: &TestApp, mobile: &str, id_body: &str, unit_body: &
 }
 
 async fn start_exam(app: &TestApp, token: &str, enrollment_id: &str) -> common::Reply {
-    app.post(&format!("/api/enrollments/{enrollment_id}/exam/start"), Some(token), json!({})).await
+    app.start_exam(token, enrollment_id).await
 }
 
 async fn submit(app: &TestApp, token: &str, attempt_id: &str) -> common::Reply {
@@ -159,7 +159,7 @@ both_backends!(exam_needs_completed_courses, |db: Db| async move {
 
     // Another operator cannot see this enrollment's exams.
     let other = app.login_token("13800000025").await;
-    let reply = start_exam(&app, &other, &enrollment_id).await;
+    let reply = app.post(&format!("/api/enrollments/{enrollment_id}/exam/start"), Some(&other), json!({})).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     let _: Value = reply.body;
 });
@@ -216,4 +216,26 @@ both_backends!(passed_exam_goes_through_review, |db: Db| async move {
     assert_eq!(app.instance_state(&instance_id).await, "credited");
     let awards = app.count("SELECT COUNT(*) FROM wf_outbox WHERE kind = 'job' AND action LIKE '%award_credits%' AND instance_id = $1", &instance_id).await;
     assert_eq!(awards, 1);
+});
+
+both_backends!(exam_start_needs_consent, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let (token, enrollment_id) = ready_for_exam(&app, "13800000029", "43010219800101128", "91430100MA4L8889").await;
+    let start_path = format!("/api/enrollments/{enrollment_id}/exam/start");
+
+    // Without consent to the current notice the exam does not start and nothing is stored.
+    let refused = app.post(&start_path, Some(&token), json!({})).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+    assert_eq!(refused.code(), "exam.consent_required");
+    assert!(refused.message().contains("监考告知书"), "{:?}", refused.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM exam_attempts WHERE enrollment_id = $1", &enrollment_id).await, 0);
+
+    // Consent to an older notice version does not count.
+    let old = app.post(&format!("/api/enrollments/{enrollment_id}/proctoring-consent"), Some(&token), json!({ "notice_version": "2025-01" })).await;
+    assert!(!old.status.is_success(), "{:?}", old.body);
+    assert_eq!(app.post(&start_path, Some(&token), json!({})).await.status, StatusCode::CONFLICT);
+
+    // After consent it starts.
+    let started = app.start_exam(&token, &enrollment_id).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
 });

@@ -452,7 +452,7 @@ both_backends!(training_credit_waits_for_exam, |db: Db| async move {
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
     }
     app.clear_sessions(&enrollment_id, 2).await;
-    let started = app.post(&format!("/api/enrollments/{enrollment_id}/exam/start"), Some(&token), json!({})).await;
+    let started = app.start_exam(&token, &enrollment_id).await;
     assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
     let attempt_id = started.body["attempt_id"].as_str().unwrap().to_string();
     assert_eq!(annual_state(&app, &enrollment_id).await, "exam");

@@ -146,6 +146,9 @@ pub async fn operator(
 
     // The exam, once the workers have counted every session, as the progress page shows.
     wait_for_courses(client, token, &done.enrollment_id, courses.len()).await?;
+    let consent_path = format!("/api/enrollments/{}/proctoring-consent", done.enrollment_id);
+    let consent = json!({ "notice_version": api::proctoring::NOTICE_VERSION });
+    until_ok(client, Method::POST, &consent_path, token, &consent, &key("consent"), &[]).await?;
     let path = format!("/api/enrollments/{}/exam/start", done.enrollment_id);
     let attempt = until_ok(client, Method::POST, &path, token, &json!({}), &key("exam"), &["exam.not_studying", "exam.no_courses"]).await?;
     let attempt_id = attempt["attempt_id"].as_str().context("attempt without id")?.to_string();

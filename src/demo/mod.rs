@@ -397,7 +397,11 @@ async fn exam_day_one(world: &World, person: &mut Person, bank: &HashMap<String,
 /// Starts an exam, answers it right or wrong, reports focus losses when `flag`, and submits.
 async fn take_exam(world: &World, person: &Person, bank: &HashMap<String, domain::courseware::Question>, right: bool, flag: bool, tally: &mut Tally) -> anyhow::Result<()> {
     let token = person.token.as_deref();
-    let path = format!("/api/enrollments/{}/exam/start", person.enrollment_id.as_deref().unwrap_or_default());
+    let enrollment_id = person.enrollment_id.as_deref().unwrap_or_default();
+    // The consent screen comes first; agreeing again is acknowledged and changes nothing.
+    let consent = json!({ "notice_version": api::proctoring::NOTICE_VERSION });
+    world.client.post(&format!("/api/enrollments/{enrollment_id}/proctoring-consent"), token, &consent).await?.expect("proctoring consent")?;
+    let path = format!("/api/enrollments/{enrollment_id}/exam/start");
     let reply = world.client.post(&path, token, &json!({})).await?;
     if !reply.ok() {
         progress(&format!("{} 未能开始考试：{}", people::mask(&person.operator.mobile), reply.body["message"].as_str().unwrap_or_default()));

@@ -228,7 +228,7 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     // With one answer the attempt fails, so a second one may start the same day; a
     // third is refused with the reason.
     assert!(page.html.contains("考试未通过"), "{}", page.html);
-    let reply = app.post(&format!("/api/enrollments/{enrollment_id}/exam/start"), Some(&token), serde_json::json!({})).await;
+    let reply = app.start_exam(&token, &enrollment_id).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     let second = reply.body["attempt_id"].as_str().unwrap().to_string();
     app.post(&format!("/api/exams/{second}/submit"), Some(&token), serde_json::json!({})).await;

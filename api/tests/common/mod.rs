@@ -111,6 +111,15 @@ impl TestApp {
         self.call(Method::PUT, path, Some(token), Some(body)).await
     }
 
+    /// Gives the operator's proctoring consent for the enrollment, then starts (or
+    /// resumes) its exam, as the exam page does.
+    pub async fn start_exam(&self, token: &str, enrollment_id: &str) -> Reply {
+        let consent = json!({ "notice_version": api::proctoring::NOTICE_VERSION });
+        let reply = self.post(&format!("/api/enrollments/{enrollment_id}/proctoring-consent"), Some(token), consent).await;
+        assert!(reply.status.is_success(), "proctoring consent failed: {:?}", reply.body);
+        self.post(&format!("/api/enrollments/{enrollment_id}/exam/start"), Some(token), json!({})).await
+    }
+
     /// Requests a login code and returns it as the notify worker would read it: from
     /// the `secret_code` of the outbox entry of the `code_requested` event.
     pub async fn request_code(&self, mobile: &str) -> String {
