@@ -11,12 +11,15 @@
 //! | `CERTFLOW_SMS_API_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE`, `_SIGN_NAME`, `CERTFLOW_SMS_TEMPLATE_CODES` | unset | signed SMS template API (takes precedence over the gateway) |
 //! | `CERTFLOW_PROVINCIAL_URL`, `_KEY_ID`, `_SECRET` or `_SECRET_FILE` | unset | provincial platform |
 //! | `CERTFLOW_SITE_NAME`, `CERTFLOW_ICP_FILING`, `CERTFLOW_SITE_CONTACT` | unset | web pages' name and footer (read by `web::WebConfig`) |
+//! | `CERTFLOW_REALNAME_URL`, `CERTFLOW_REALNAME_SECRET` or `_SECRET_FILE` | unset | real-name check provider over HTTP (ID number and name, exam faces against the ID photo) |
 //! | `CERTFLOW_S3_ENDPOINT`, `_BUCKET`, `_REGION` (default `us-east-1`), `_ACCESS_KEY_ID`, `_SECRET_ACCESS_KEY` or `_SECRET_ACCESS_KEY_FILE` | unset | S3-compatible bucket for uploaded files, instead of `CERTFLOW_DATA_DIR/objects` |
 //!
 //! Secrets come only from the environment or a file path, never from flags.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use workers::realname_http::{HttpRealNameProvider, RealNameHttpConfig};
 
 use anyhow::{Context, bail};
 use workers::notify::{SignedApiConfig, SmsGatewayConfig, SmtpConfig, Tls};
@@ -36,6 +39,9 @@ pub struct Config {
     pub provincial: Option<ProvincialConfig>,
     /// The bucket for uploaded files; `None` keeps them under `data_dir/objects`.
     pub s3: Option<S3Config>,
+    /// The real-name check provider; `None` leaves registrations unchecked and sends
+    /// exam snapshots to review as unverified.
+    pub real_name: Option<RealNameHttpConfig>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -116,11 +122,24 @@ impl Config {
             None => None,
         };
 
-        Ok(Config { database_url, data_dir, definitions_dir, smtp, mail_from, sms_gateway, sms_api, provincial, s3 })
+        let real_name = match var("CERTFLOW_REALNAME_URL") {
+            Some(url) => Some(RealNameHttpConfig { url, secret: secret_from_env("CERTFLOW_REALNAME_SECRET", "CERTFLOW_REALNAME_URL")? }),
+            None => None,
+        };
+
+        Ok(Config { database_url, data_dir, definitions_dir, smtp, mail_from, sms_gateway, sms_api, provincial, s3, real_name })
     }
 }
 
 impl Config {
+    /// Returns the real-name check provider, when one is configured.
+    pub fn real_name_provider(&self) -> anyhow::Result<Option<std::sync::Arc<dyn domain::realname::RealNameProvider>>> {
+        match &self.real_name {
+            Some(config) => Ok(Some(std::sync::Arc::new(HttpRealNameProvider::new(config.clone())?))),
+            None => Ok(None),
+        }
+    }
+
     /// Returns the object store for uploaded files: the S3 bucket when configured,
     /// else the `objects` folder of the data directory.
     pub fn object_store(&self) -> anyhow::Result<std::sync::Arc<dyn workers::object_store::ObjectStore>> {

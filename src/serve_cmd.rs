@@ -30,6 +30,9 @@ pub async fn serve(listen: SocketAddr, role: Role) -> anyhow::Result<ExitCode> {
         if let Some(dir) = &config.definitions_dir {
             state = state.with_templates(workers::notify::Templates::load_dir(dir.join("templates"))?);
         }
+        if let Some(provider) = config.real_name_provider()? {
+            state = state.with_real_name(provider);
+        }
         // The pages and the JSON API share one listener.
         let router = web::site(state, web::WebConfig::from_env());
         let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -531,13 +531,16 @@ async fn add_evidence(
         return Err(ApiError::conflict("exam.evidence_closed"));
     }
     // Snapshots that arrive without a face check of their own (from a browser rather
-    // than a client with a face provider) get an `unverified` one, which the exam
+    // than a client with a face provider) are compared with the ID photo by the
+    // deployment's provider; without one they get an `unverified` check, which the exam
     // screening sends to a reviewer.
-    // NOTE: no server-side face comparison provider is wired in yet; one would replace
-    // this mark with its result.
+    if request.snapshots.len() > MAX_EVIDENCE_ENTRIES {
+        return Err(ApiError::invalid("exam.evidence_too_many").arg("max", MAX_EVIDENCE_ENTRIES));
+    }
     let mut face_checks = request.face_checks;
     if !request.snapshots.is_empty() && face_checks.is_empty() {
-        face_checks.push(json!({ "result": "unverified", "reason": "no_face_provider", "snapshots": request.snapshots.len() }));
+        let id_number: Option<String> = sqlx::query_scalar("SELECT id_number FROM operators WHERE id = $1").bind(&attempt.operator_id).fetch_one(&state.engine.db.pool).await?;
+        face_checks = crate::realname::face_checks(&state, &attempt.id, id_number.as_deref(), &request.snapshots).await;
     }
     let groups = [
         ("face_checks", face_checks),

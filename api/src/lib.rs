@@ -32,6 +32,7 @@ pub mod operator;
 pub mod openapi;
 pub mod past_records;
 pub mod proctoring;
+pub mod realname;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
@@ -56,6 +57,7 @@ use axum::Router;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use domain::catalogue::Catalogue;
 use domain::courseware::{Courseware, CoursewareError};
+use domain::realname::RealNameProvider;
 use workflows::clock::{beijing_date, from_millis};
 use workers::notify::Templates;
 use workers::object_store::{LocalStore, ObjectStore};
@@ -78,6 +80,10 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// Where uploaded files are kept: `./data/objects` unless set by [`AppState::with_objects`].
     pub objects: Arc<dyn ObjectStore>,
+    /// The deployment's real-name check provider (ID number and name, face against the
+    /// ID photo), if one is configured. Without one, registrations stay unchecked and
+    /// exam snapshots go to review as unverified.
+    pub real_name: Option<Arc<dyn RealNameProvider>>,
 }
 
 impl AppState {
@@ -90,12 +96,18 @@ impl AppState {
     pub fn with_courseware(engine: Engine, courseware: Courseware) -> AppState {
         let templates = Arc::new(Templates::embedded().expect("the templates compiled into the binary parse"));
         let objects = Arc::new(LocalStore::new("./data/objects"));
-        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), templates, objects }
+        AppState { engine, catalogue: Catalogue::embedded(), courseware: Arc::new(courseware), templates, objects, real_name: None }
     }
 
     /// Keeps uploaded files in `objects`, such as the configured data directory or bucket.
     pub fn with_objects(mut self, objects: Arc<dyn ObjectStore>) -> AppState {
         self.objects = objects;
+        self
+    }
+
+    /// Checks real names and exam faces with `provider`.
+    pub fn with_real_name(mut self, provider: Arc<dyn RealNameProvider>) -> AppState {
+        self.real_name = Some(provider);
         self
     }
 

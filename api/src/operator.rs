@@ -159,7 +159,12 @@ async fn register(State(state): State<AppState>, caller: Caller, Json(request): 
     workflow::send(&state, &instance.id, EventIn::new(format!("registered:{}", operator.id), "registered")).await?;
     tracing::info!(operator = %operator.id, id_number = %id_number.mask(), "operator registered");
 
-    Ok(Json(json!({ "operator_id": operator.id, "status": "registered", "next": next_step("registered") })))
+    // Step 5: the real-name check, when the deployment has a provider. Anything but a
+    // match opens the manual verification path; an unreachable provider leaves the
+    // operator unchecked, which the same path covers.
+    let real_name_status = crate::realname::check_registration(&state, &operator.id, id_number.as_str(), name.as_str()).await?;
+
+    Ok(Json(json!({ "operator_id": operator.id, "status": "registered", "next": next_step("registered"), "real_name_status": real_name_status })))
 }
 
 #[derive(Deserialize)]

@@ -52,6 +52,7 @@ impl Bed {
             sms_api: None,
             provincial: None,
             s3: None,
+            real_name: None,
         };
         let platform = platform::build(&config, Arc::new(SystemClock)).await?;
         let set = DefinitionSet::from_sources(

@@ -77,6 +77,7 @@ impl World {
             sms_api: Some(sms_api),
             provincial: Some(ProvincialConfig::new(format!("http://{sim_address}"), "dev", SIM_SECRET.to_vec())),
             s3: None,
+            real_name: None,
         };
 
         let clock = SimClock::starting_at(options.start);

@@ -19,6 +19,7 @@ pub mod poll;
 mod notify_action;
 pub mod provincial;
 pub mod queues;
+pub mod realname_http;
 pub mod reconciliation;
 pub mod records;
 pub mod reminders;

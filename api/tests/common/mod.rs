@@ -76,6 +76,13 @@ pub async fn app(db: Db, start: DateTime<Utc>) -> TestApp {
 }
 
 impl TestApp {
+    /// Uses `provider` for real-name and exam face checks.
+    pub fn with_real_name(mut self, provider: Arc<dyn domain::realname::RealNameProvider>) -> TestApp {
+        self.state = self.state.clone().with_real_name(provider);
+        self.router = api::router(self.state.clone());
+        self
+    }
+
     /// Sends a request through the router.
     pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.expect("router never fails");
