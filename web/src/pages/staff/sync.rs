@@ -1,0 +1,144 @@
+//! Provincial sync (省平台同步) for association staff: the backlog and state of the
+//! outbound sync, and the dead letters (records that failed for good) with their error,
+//! which staff replay or skip after a confirmation page.
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ops_common::{Confirmation, STAFF, render_confirmation, unknown_page, with_beijing_times};
+use crate::backend::ApiProblem;
+use crate::context::{PageContext, redirect};
+use crate::WebState;
+
+pub fn router() -> Router<WebState> {
+    Router::new()
+        .route("/staff/sync", get(show))
+        .route("/staff/sync/{incident_id}/{action}", get(confirm).post(resolve))
+}
+
+const ACTIONS: [&str; 2] = ["replay", "skip"];
+
+/// Unix-millisecond fields of the status and the dead letters.
+const TIME_FIELDS: [&str; 3] = ["failed_at", "oldest_waiting_at", "last_delivered_at"];
+
+#[derive(Deserialize)]
+struct ListQuery {
+    /// The action just taken, the dead letter's incident id and, after a skip, how many
+    /// held records were released; shown above the list.
+    done: Option<String>,
+    incident: Option<String>,
+    released: Option<u32>,
+}
+
+/// `GET /staff/sync`.
+async fn show(context: PageContext, Query(query): Query<ListQuery>) -> Response {
+    let token = match context.session_for(&STAFF) {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let status = match context.state.backend.get("/api/sync/status", Some(token), context.locale).await {
+        Ok(status) => with_beijing_times(status, &TIME_FIELDS),
+        Err(problem) => return context.fail(problem),
+    };
+    let letters = match context.state.backend.get("/api/sync/dead-letters", Some(token), context.locale).await {
+        Ok(reply) => with_beijing_times(reply["dead_letters"].clone(), &TIME_FIELDS),
+        Err(problem) => return context.fail(problem),
+    };
+    let letters: Vec<Value> = letters.as_array().cloned().unwrap_or_default().into_iter().map(with_pretty_body).collect();
+
+    let done = query.done.filter(|action| ACTIONS.contains(&action.as_str()));
+    let data = json!({
+        "title": "web.staff.sync.title",
+        "status": status,
+        "state_label": format!("web.staff.sync.state.{}", status["state"].as_str().unwrap_or("idle")),
+        "dead_letters": letters,
+        "done": done.map(|action| json!({
+            "message": format!("web.staff.sync.done.{action}"),
+            "incident": query.incident.unwrap_or_default(),
+            "released": query.released.unwrap_or(0),
+        })),
+    });
+    context.render("staff_sync", data)
+}
+
+/// Adds `body_text`, the record's body as indented JSON, for reading on the page.
+fn with_pretty_body(mut letter: Value) -> Value {
+    letter["body_text"] = json!(serde_json::to_string_pretty(&letter["body"]).unwrap_or_default());
+    letter
+}
+
+/// Finds the open dead letter of `incident_id` through the API's list.
+async fn dead_letter(context: &PageContext, token: &str, incident_id: &str) -> Result<Value, ApiProblem> {
+    let reply = context.state.backend.get("/api/sync/dead-letters?limit=500", Some(token), context.locale).await?;
+    reply["dead_letters"]
+        .as_array()
+        .and_then(|letters| letters.iter().find(|letter| letter["incident_id"] == incident_id))
+        .cloned()
+        .ok_or_else(|| ApiProblem {
+            status: StatusCode::NOT_FOUND,
+            code: "sync.dead_letter_not_found".into(),
+            message: domain::messages::text(context.locale, "sync.dead_letter_not_found", &[]),
+            field: None,
+        })
+}
+
+/// `GET /staff/sync/{incident_id}/replay|skip`: what the action will do, and the button
+/// that posts it.
+async fn confirm(context: PageContext, Path((incident_id, action)): Path<(String, String)>) -> Response {
+    let token = match context.session_for(&STAFF) {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    if !ACTIONS.contains(&action.as_str()) {
+        return context.fail(unknown_page(&context));
+    }
+    let letter = match dead_letter(&context, token, &incident_id).await {
+        Ok(letter) => with_beijing_times(letter, &TIME_FIELDS),
+        Err(problem) => return context.fail(problem),
+    };
+    let text = |key: &str| letter[key].as_str().map(str::to_string).unwrap_or_else(|| letter[key].to_string());
+    let replay = action == "replay";
+    let confirmation = Confirmation {
+        title: "web.staff.sync.confirm_title",
+        explanation: if replay { "web.staff.sync.explain.replay" } else { "web.staff.sync.explain.skip" },
+        details: vec![
+            ("web.staff.sync.kind", text("kind")),
+            ("web.staff.sync.operator_ref", text("operator_ref")),
+            ("web.staff.sync.sequence", text("sequence")),
+            ("web.staff.sync.error", text("error")),
+            ("web.staff.sync.attempts", text("attempts")),
+            ("web.staff.sync.held", text("held_records")),
+            ("web.staff.sync.failed_at", text("failed_at_text")),
+        ],
+        action: format!("/staff/sync/{incident_id}/{action}"),
+        confirm: if replay { "web.staff.sync.action.replay" } else { "web.staff.sync.action.skip" },
+        back: "/staff/sync",
+    };
+    render_confirmation(&context, confirmation)
+}
+
+/// `POST /staff/sync/{incident_id}/replay|skip`: replays or skips the record and returns
+/// to the list, which shows the outcome.
+async fn resolve(context: PageContext, Path((incident_id, action)): Path<(String, String)>) -> Response {
+    let token = match context.session_for(&STAFF) {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    if !ACTIONS.contains(&action.as_str()) {
+        return context.fail(unknown_page(&context));
+    }
+    let path = format!("/api/sync/dead-letters/{incident_id}/{action}");
+    match context.state.backend.post(&path, Some(token), context.locale, json!({})).await {
+        Ok(reply) => {
+            let released = reply["released"].as_u64().unwrap_or(0).to_string();
+            let query = serde_urlencoded::to_string([("done", action.as_str()), ("incident", incident_id.as_str()), ("released", released.as_str())]).unwrap_or_default();
+            redirect(&format!("/staff/sync?{query}"))
+        }
+        Err(problem) => context.fail(problem),
+    }
+}
