@@ -8,60 +8,20 @@
 #[path = "../../api/tests/common/mod.rs"]
 mod common;
 mod chromium;
+mod staff_fixtures;
 #[path = "chromium/steps.rs"]
 mod steps;
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use chromium::Browser;
-use common::{TestApp, app, march_5_10am_beijing, uscc};
+use common::{app, march_5_10am_beijing, uscc};
 use fantoccini::{Client, Locator};
 use serde_json::json;
+use staff_fixtures::{REMINDER, REMINDER_V2, failed_notification, rejected_sync_record};
 use steps::{click, fill, path, screenshots, serve, wait_for_text};
 use workflows::both_backends;
 use workflows::db::{Backend, Db};
-use workflows::runtime::EventIn;
-
-const REMINDER: &str = include_str!("../../workflows/tests/defs/reminder.yaml");
-const REMINDER_V2: &str = include_str!("../../workflows/tests/defs/reminder_v2.yaml");
-
-/// Publishes the reminder definition with one running instance, and fails that
-/// instance's first notification for good. Returns the incident id.
-async fn incident(app: &TestApp, admin: &str) -> String {
-    let reply = app.post("/api/definitions", Some(admin), json!({ "source": REMINDER, "label": "每日提醒" })).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    let engine = &app.state.engine;
-    let instance = engine.start("reminder_loop", &[("operator", "op-1".to_string())], Default::default()).await.unwrap();
-    let entry = engine.claim_due_actions(&["notify"], 10).await.unwrap().into_iter().find(|entry| entry.instance_id == instance.id).unwrap();
-    engine.fail_action(&entry.id, entry.attempt(), "rejected", "短信网关拒收模板 credits_short").await.unwrap();
-    sqlx::query_scalar("SELECT id FROM wf_incidents WHERE outbox_id = $1").bind(&entry.id).fetch_one(&app.db.pool).await.unwrap()
-}
-
-/// Leaves a provincial record that the receiver rejected, with its open incident.
-/// Returns the incident id.
-async fn dead_letter(app: &TestApp) -> String {
-    let engine = &app.state.engine;
-    let instance = engine.start("registration", &[("mobile", "13800138000".to_string())], Default::default()).await.unwrap();
-    engine.send(&instance.id, EventIn::new("reg-1", "registered")).await.unwrap();
-    engine.send(&instance.id, EventIn::new("info-1", "info_completed").with("has_unit", true)).await.unwrap();
-    let outbox_id: String = sqlx::query_scalar("SELECT id FROM wf_outbox WHERE kind = 'sync' AND instance_id = $1 ORDER BY created_at, id LIMIT 1")
-        .bind(&instance.id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO sync_records (idempotency_key, operator_ref, sequence, kind, body, status, created_at, occurred_at, instance_id)
-         VALUES ($1, 'op-0001', 1, 'operator', '{\"name\":\"陈超\",\"id_number\":null}', 'rejected', 0, 0, $2)",
-    )
-    .bind(&outbox_id)
-    .bind(&instance.id)
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
-    engine.fail_action(&outbox_id, 1, "rejected", "HTTP 422 invalid_record (body.id_number): id_number is missing").await.unwrap();
-    sqlx::query_scalar("SELECT id FROM wf_incidents WHERE outbox_id = $1").bind(&outbox_id).fetch_one(&app.db.pool).await.unwrap()
-}
 
 /// Replaces the text of the definition's textarea, as pasting would.
 async fn set_source(client: &Client, text: &str) {
@@ -85,8 +45,8 @@ both_backends!(admin_runs_operations, |db: Db| async move {
     let save = db.backend == Backend::Sqlite;
     let app = app(db, march_5_10am_beijing()).await;
     let admin_token = app.admin_token().await;
-    let incident_id = incident(&app, &admin_token).await;
-    let dead_letter_id = dead_letter(&app).await;
+    let incident_id = failed_notification(&app, &admin_token, "op-1", "短信网关拒收模板 credits_short").await;
+    let dead_letter_id = rejected_sync_record(&app, "13800138000", "op-0001").await;
     let base = serve(app.state.clone()).await;
     let browser = Browser::start().await;
     let client = browser.client.clone();

@@ -6,19 +6,17 @@
 
 #[path = "../../api/tests/common/mod.rs"]
 mod common;
+mod staff_fixtures;
 mod visitor;
 
 use api::auth::Role;
 use axum::http::StatusCode;
 use common::{TestApp, app, march_5_10am_beijing, uscc};
 use serde_json::json;
+use staff_fixtures::{REMINDER, REMINDER_V2, failed_notification, rejected_sync_record};
 use visitor::Visitor;
 use workflows::both_backends;
 use workflows::db::Db;
-use workflows::runtime::EventIn;
-
-const REMINDER: &str = include_str!("../../workflows/tests/defs/reminder.yaml");
-const REMINDER_V2: &str = include_str!("../../workflows/tests/defs/reminder_v2.yaml");
 
 fn site(app: &TestApp) -> axum::Router {
     let config = web::WebConfig { site_name: None, icp_filing: None, contact: None };
@@ -44,44 +42,6 @@ async fn staff_visitor(app: &TestApp, role: Role, login: &str) -> Visitor {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     assert_eq!(page.location(), "/staff");
     visitor
-}
-
-/// Records a rejected provincial record of a new registration with its open incident,
-/// as the sync worker leaves one after a 422. Returns the incident id.
-async fn dead_letter(app: &TestApp, mobile: &str, operator_ref: &str) -> String {
-    let engine = &app.state.engine;
-    let instance = engine.start("registration", &[("mobile", mobile.to_string())], Default::default()).await.unwrap();
-    engine.send(&instance.id, EventIn::new(format!("reg-{mobile}"), "registered")).await.unwrap();
-    engine.send(&instance.id, EventIn::new(format!("info-{mobile}"), "info_completed").with("has_unit", true)).await.unwrap();
-    let outbox_id: String = sqlx::query_scalar("SELECT id FROM wf_outbox WHERE kind = 'sync' AND instance_id = $1 ORDER BY created_at, id LIMIT 1")
-        .bind(&instance.id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO sync_records (idempotency_key, operator_ref, sequence, kind, body, status, created_at, occurred_at, instance_id)
-         VALUES ($1, $2, 1, 'operator', '{\"name\":\"陈超\"}', 'rejected', 0, 0, $3)",
-    )
-    .bind(&outbox_id)
-    .bind(operator_ref)
-    .bind(&instance.id)
-    .execute(&app.db.pool)
-    .await
-    .unwrap();
-    engine.fail_action(&outbox_id, 1, "rejected", "HTTP 422 invalid_record (body.id_number): id_number is missing").await.unwrap();
-    sqlx::query_scalar("SELECT id FROM wf_incidents WHERE outbox_id = $1").bind(&outbox_id).fetch_one(&app.db.pool).await.unwrap()
-}
-
-/// Publishes the reminder definition, starts an instance of it and fails its first
-/// notification for good. Returns the incident id.
-async fn failed_notification(app: &TestApp, admin: &str) -> String {
-    let reply = app.post("/api/definitions", Some(admin), json!({ "source": REMINDER, "label": "每日提醒" })).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    let engine = &app.state.engine;
-    let instance = engine.start("reminder_loop", &[("operator", "op-1".to_string())], Default::default()).await.unwrap();
-    let entry = engine.claim_due_actions(&["notify"], 10).await.unwrap().into_iter().find(|entry| entry.instance_id == instance.id).unwrap();
-    engine.fail_action(&entry.id, entry.attempt(), "rejected", "gateway refused the template").await.unwrap();
-    sqlx::query_scalar("SELECT id FROM wf_incidents WHERE outbox_id = $1").bind(&entry.id).fetch_one(&app.db.pool).await.unwrap()
 }
 
 both_backends!(staff_institutions_page, |db: Db| async move {
@@ -150,7 +110,7 @@ both_backends!(staff_institutions_page, |db: Db| async move {
 both_backends!(staff_incidents_page, |db: Db| async move {
     let app = app(db, march_5_10am_beijing()).await;
     let admin_token = app.admin_token().await;
-    let incident = failed_notification(&app, &admin_token).await;
+    let incident = failed_notification(&app, &admin_token, "op-1", "gateway refused the template").await;
     let mut admin = staff_visitor(&app, Role::AssociationAdmin, "staff-admin").await;
 
     // The open incident is listed with its error and the admin's actions.
@@ -191,13 +151,7 @@ both_backends!(staff_incidents_page, |db: Db| async move {
     assert_eq!(page.status, StatusCode::NOT_FOUND);
 
     // A reviewer sees incidents without actions; a post is refused and changes nothing.
-    let second = {
-        let engine = &app.state.engine;
-        let instance = engine.start("reminder_loop", &[("operator", "op-2".to_string())], Default::default()).await.unwrap();
-        let entry = engine.claim_due_actions(&["notify"], 10).await.unwrap().into_iter().find(|entry| entry.instance_id == instance.id).unwrap();
-        engine.fail_action(&entry.id, entry.attempt(), "rejected", "gateway refused again").await.unwrap();
-        sqlx::query_scalar::<_, String>("SELECT id FROM wf_incidents WHERE outbox_id = $1").bind(&entry.id).fetch_one(&app.db.pool).await.unwrap()
-    };
+    let second = failed_notification(&app, &admin_token, "op-2", "gateway refused again").await;
     let mut reviewer = staff_visitor(&app, Role::Reviewer, "staff-reviewer").await;
     let page = reviewer.get("/staff/incidents").await;
     assert!(page.html.contains(&second), "{}", page.html);
@@ -224,8 +178,8 @@ both_backends!(staff_sync_page, |db: Db| async move {
     assert!(page.html.contains("没有待处理的记录"));
 
     // Two rejected records wait for staff, with their error and body.
-    let first = dead_letter(&app, "13800138001", "op-a").await;
-    let second = dead_letter(&app, "13800138002", "op-b").await;
+    let first = rejected_sync_record(&app, "13800138001", "op-a").await;
+    let second = rejected_sync_record(&app, "13800138002", "op-b").await;
     let page = admin.get("/staff/sync").await;
     assert!(page.html.contains("有记录需要人工处理"), "{}", page.html);
     assert!(page.html.contains("id=\"count-dead\">2<"), "{}", page.html);

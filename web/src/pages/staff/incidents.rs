@@ -11,9 +11,9 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ops_common::{Confirmation, STAFF, render_confirmation, unknown_page, with_beijing_times};
+use super::ops_common::{Confirmation, STAFF, action_session, back_with_outcome, field_text, render_confirmation, with_beijing_times};
 use crate::backend::ApiProblem;
-use crate::context::{PageContext, redirect};
+use crate::context::PageContext;
 use crate::WebState;
 
 pub fn router() -> Router<WebState> {
@@ -96,40 +96,30 @@ async fn open_incident(context: &PageContext, token: &str, incident_id: &str) ->
 /// `GET /staff/incidents/{incident_id}/retry|skip|cancel`: what the action will do, and
 /// the button that posts it.
 async fn confirm(context: PageContext, Path((incident_id, action)): Path<(String, String)>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match action_session(&context, &action, &ACTIONS) {
         Ok(token) => token,
         Err(response) => return response,
     };
-    if !ACTIONS.contains(&action.as_str()) {
-        return context.fail(unknown_page(&context));
-    }
     let incident = match open_incident(&context, token, &incident_id).await {
         Ok(incident) => with_beijing_times(incident, &["created_at"]),
         Err(problem) => return context.fail(problem),
     };
-    let text = |key: &str| incident[key].as_str().map(str::to_string).unwrap_or_else(|| incident[key].to_string());
-    let kind_name = domain::messages::text(context.locale, &kind_label(&text("kind")), &[]);
+    let kind_name = domain::messages::text(context.locale, &kind_label(&field_text(&incident, "kind")), &[]);
+    let explanation = format!("web.staff.incidents.explain.{action}");
+    let confirm = format!("web.staff.incidents.action.{action}");
     let confirmation = Confirmation {
         title: "web.staff.incidents.confirm_title",
-        explanation: match action.as_str() {
-            "retry" => "web.staff.incidents.explain.retry",
-            "skip" => "web.staff.incidents.explain.skip",
-            _ => "web.staff.incidents.explain.cancel",
-        },
+        explanation: &explanation,
         details: vec![
-            ("web.staff.incidents.id", text("id")),
+            ("web.staff.incidents.id", field_text(&incident, "id")),
             ("web.staff.incidents.kind_label", kind_name),
-            ("web.staff.incidents.instance", text("instance_id")),
-            ("web.staff.incidents.error", text("error")),
-            ("web.staff.incidents.attempts", text("attempts")),
-            ("web.staff.incidents.raised_at", text("created_at_text")),
+            ("web.staff.incidents.instance", field_text(&incident, "instance_id")),
+            ("web.staff.incidents.error", field_text(&incident, "error")),
+            ("web.staff.incidents.attempts", field_text(&incident, "attempts")),
+            ("web.staff.incidents.raised_at", field_text(&incident, "created_at_text")),
         ],
         action: format!("/staff/incidents/{incident_id}/{action}"),
-        confirm: match action.as_str() {
-            "retry" => "web.staff.incidents.action.retry",
-            "skip" => "web.staff.incidents.action.skip",
-            _ => "web.staff.incidents.action.cancel",
-        },
+        confirm: &confirm,
         back: "/staff/incidents",
     };
     render_confirmation(&context, confirmation)
@@ -138,19 +128,13 @@ async fn confirm(context: PageContext, Path((incident_id, action)): Path<(String
 /// `POST /staff/incidents/{incident_id}/retry|skip|cancel` (association admin): resolves
 /// the incident and returns to the list, which shows the outcome.
 async fn resolve(context: PageContext, Path((incident_id, action)): Path<(String, String)>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match action_session(&context, &action, &ACTIONS) {
         Ok(token) => token,
         Err(response) => return response,
     };
-    if !ACTIONS.contains(&action.as_str()) {
-        return context.fail(unknown_page(&context));
-    }
     let path = format!("/api/incidents/{incident_id}/{action}");
     match context.state.backend.post(&path, Some(token), context.locale, json!({})).await {
-        Ok(_) => {
-            let query = serde_urlencoded::to_string([("done", action.as_str()), ("incident", incident_id.as_str())]).unwrap_or_default();
-            redirect(&format!("/staff/incidents?{query}"))
-        }
+        Ok(_) => back_with_outcome("/staff/incidents", &[("done", action.as_str()), ("incident", incident_id.as_str())]),
         Err(problem) => context.fail(problem),
     }
 }

@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::backend::ApiProblem;
-use crate::context::{PageContext, Role};
+use crate::context::{PageContext, Role, redirect};
 
 /// Roles that open the staff pages: association administrators and reviewers.
 pub const STAFF: [Role; 2] = [Role::AssociationAdmin, Role::Reviewer];
@@ -69,11 +69,33 @@ pub fn render_confirmation(context: &PageContext, confirmation: Confirmation<'_>
 }
 
 /// Returns the not-found error of a staff page path whose action part is unknown.
-pub fn unknown_page(context: &PageContext) -> ApiProblem {
+fn unknown_page(context: &PageContext) -> ApiProblem {
     ApiProblem {
         status: StatusCode::NOT_FOUND,
         code: "request.unknown_route".into(),
         message: domain::messages::text(context.locale, "request.unknown_route", &[]),
         field: None,
     }
+}
+
+/// Returns the staff visitor's session token on an action's page, or the response to send
+/// instead: a redirect for other visitors, or not found when `action` is not in `actions`.
+pub fn action_session<'a>(context: &'a PageContext, action: &str, actions: &[&str]) -> Result<&'a str, Response> {
+    let token = context.session_for(&STAFF)?;
+    if !actions.contains(&action) {
+        return Err(context.fail(unknown_page(context)));
+    }
+    Ok(token)
+}
+
+/// Returns field `key` of `object` as text for a page: a string as it is, else its JSON.
+pub fn field_text(object: &Value, key: &str) -> String {
+    object[key].as_str().map(str::to_string).unwrap_or_else(|| object[key].to_string())
+}
+
+/// Returns a redirect to list page `list` with `pairs` as its query, which the list reads
+/// to show the outcome of the action just taken.
+pub fn back_with_outcome(list: &str, pairs: &[(&str, &str)]) -> Response {
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    redirect(&format!("{list}?{query}"))
 }

@@ -10,9 +10,9 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ops_common::{Confirmation, STAFF, render_confirmation, unknown_page, with_beijing_times};
+use super::ops_common::{Confirmation, STAFF, action_session, back_with_outcome, field_text, render_confirmation, with_beijing_times};
 use crate::backend::ApiProblem;
-use crate::context::{PageContext, redirect};
+use crate::context::PageContext;
 use crate::WebState;
 
 pub fn router() -> Router<WebState> {
@@ -90,33 +90,30 @@ async fn dead_letter(context: &PageContext, token: &str, incident_id: &str) -> R
 /// `GET /staff/sync/{incident_id}/replay|skip`: what the action will do, and the button
 /// that posts it.
 async fn confirm(context: PageContext, Path((incident_id, action)): Path<(String, String)>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match action_session(&context, &action, &ACTIONS) {
         Ok(token) => token,
         Err(response) => return response,
     };
-    if !ACTIONS.contains(&action.as_str()) {
-        return context.fail(unknown_page(&context));
-    }
     let letter = match dead_letter(&context, token, &incident_id).await {
         Ok(letter) => with_beijing_times(letter, &TIME_FIELDS),
         Err(problem) => return context.fail(problem),
     };
-    let text = |key: &str| letter[key].as_str().map(str::to_string).unwrap_or_else(|| letter[key].to_string());
-    let replay = action == "replay";
+    let explanation = format!("web.staff.sync.explain.{action}");
+    let confirm = format!("web.staff.sync.action.{action}");
     let confirmation = Confirmation {
         title: "web.staff.sync.confirm_title",
-        explanation: if replay { "web.staff.sync.explain.replay" } else { "web.staff.sync.explain.skip" },
+        explanation: &explanation,
         details: vec![
-            ("web.staff.sync.kind", text("kind")),
-            ("web.staff.sync.operator_ref", text("operator_ref")),
-            ("web.staff.sync.sequence", text("sequence")),
-            ("web.staff.sync.error", text("error")),
-            ("web.staff.sync.attempts", text("attempts")),
-            ("web.staff.sync.held", text("held_records")),
-            ("web.staff.sync.failed_at", text("failed_at_text")),
+            ("web.staff.sync.kind", field_text(&letter, "kind")),
+            ("web.staff.sync.operator_ref", field_text(&letter, "operator_ref")),
+            ("web.staff.sync.sequence", field_text(&letter, "sequence")),
+            ("web.staff.sync.error", field_text(&letter, "error")),
+            ("web.staff.sync.attempts", field_text(&letter, "attempts")),
+            ("web.staff.sync.held", field_text(&letter, "held_records")),
+            ("web.staff.sync.failed_at", field_text(&letter, "failed_at_text")),
         ],
         action: format!("/staff/sync/{incident_id}/{action}"),
-        confirm: if replay { "web.staff.sync.action.replay" } else { "web.staff.sync.action.skip" },
+        confirm: &confirm,
         back: "/staff/sync",
     };
     render_confirmation(&context, confirmation)
@@ -125,19 +122,15 @@ async fn confirm(context: PageContext, Path((incident_id, action)): Path<(String
 /// `POST /staff/sync/{incident_id}/replay|skip`: replays or skips the record and returns
 /// to the list, which shows the outcome.
 async fn resolve(context: PageContext, Path((incident_id, action)): Path<(String, String)>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match action_session(&context, &action, &ACTIONS) {
         Ok(token) => token,
         Err(response) => return response,
     };
-    if !ACTIONS.contains(&action.as_str()) {
-        return context.fail(unknown_page(&context));
-    }
     let path = format!("/api/sync/dead-letters/{incident_id}/{action}");
     match context.state.backend.post(&path, Some(token), context.locale, json!({})).await {
         Ok(reply) => {
             let released = reply["released"].as_u64().unwrap_or(0).to_string();
-            let query = serde_urlencoded::to_string([("done", action.as_str()), ("incident", incident_id.as_str()), ("released", released.as_str())]).unwrap_or_default();
-            redirect(&format!("/staff/sync?{query}"))
+            back_with_outcome("/staff/sync", &[("done", action.as_str()), ("incident", incident_id.as_str()), ("released", released.as_str())])
         }
         Err(problem) => context.fail(problem),
     }
