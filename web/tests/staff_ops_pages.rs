@@ -185,6 +185,7 @@ both_backends!(staff_sync_page, |db: Db| async move {
     assert!(page.html.contains("id=\"count-dead\">2<"), "{}", page.html);
     assert!(page.html.contains("body.id_number"), "{}", page.html);
     assert!(page.html.contains("陈超"));
+    assert!(page.html.contains("作业人员信息"), "the record kind's name: {}", page.html);
     assert!(page.html.contains(&format!("href=\"/staff/sync/{first}/replay\"")));
 
     // Replay, after its confirmation page.
@@ -314,3 +315,12 @@ both_backends!(staff_definitions_pages, |db: Db| async move {
     let moved = app.state.engine.instance(&instance.id).await.unwrap();
     assert_eq!((moved.version.as_str(), moved.state.as_str()), (v2.as_str(), "pending"));
 });
+
+#[test]
+fn record_kinds_have_page_names() {
+    let catalogue = domain::messages::Catalogue::global();
+    for kind in workers::provincial::RecordKind::ALL {
+        let code = format!("web.staff.sync.record.{}", kind.as_str());
+        assert!(catalogue.contains(&code), "{code} is missing from definitions/messages/web.yaml");
+    }
+}

@@ -23,6 +23,12 @@ pub fn router() -> Router<WebState> {
 
 const ACTIONS: [&str; 2] = ["replay", "skip"];
 
+/// Record kinds of `workers::provincial::RecordKind`, which have page names in the
+/// catalogue. A kind missing here is shown as 其他记录.
+const RECORD_KINDS: [&str; 11] = [
+    "operator", "unit", "affiliation", "enrollment", "study_session", "exam_attempt", "finding", "decision", "credit", "card_issued", "card_revoked",
+];
+
 /// Unix-millisecond fields of the status and the dead letters.
 const TIME_FIELDS: [&str; 3] = ["failed_at", "oldest_waiting_at", "last_delivered_at"];
 
@@ -46,10 +52,11 @@ async fn show(context: PageContext, Query(query): Query<ListQuery>) -> Response 
         Err(problem) => return context.fail(problem),
     };
     let letters = match context.state.backend.get("/api/sync/dead-letters", Some(token), context.locale).await {
-        Ok(reply) => with_beijing_times(reply["dead_letters"].clone(), &TIME_FIELDS),
+        Ok(reply) => reply["dead_letters"].as_array().cloned().unwrap_or_default(),
         Err(problem) => return context.fail(problem),
     };
-    let letters: Vec<Value> = letters.as_array().cloned().unwrap_or_default().into_iter().map(with_pretty_body).collect();
+    // The body text is taken first, so that times added for the page never show in it.
+    let letters: Vec<Value> = letters.into_iter().map(|letter| with_beijing_times(with_pretty_body(letter), &TIME_FIELDS)).collect();
 
     let done = query.done.filter(|action| ACTIONS.contains(&action.as_str()));
     let data = json!({
@@ -66,10 +73,17 @@ async fn show(context: PageContext, Query(query): Query<ListQuery>) -> Response 
     context.render("staff_sync", data)
 }
 
-/// Adds `body_text`, the record's body as indented JSON, for reading on the page.
+/// Adds `body_text`, the record's body as indented JSON, and `kind_label`, the catalogue
+/// code naming its kind, for reading on the page.
 fn with_pretty_body(mut letter: Value) -> Value {
     letter["body_text"] = json!(serde_json::to_string_pretty(&letter["body"]).unwrap_or_default());
+    letter["kind_label"] = json!(record_kind_label(letter["kind"].as_str().unwrap_or_default()));
     letter
+}
+
+/// Returns the catalogue code naming record kind `kind`.
+fn record_kind_label(kind: &str) -> String {
+    if RECORD_KINDS.contains(&kind) { format!("web.staff.sync.record.{kind}") } else { "web.staff.sync.record.other".to_string() }
 }
 
 /// Finds the open dead letter of `incident_id` through the API's list.
@@ -104,7 +118,7 @@ async fn confirm(context: PageContext, Path((incident_id, action)): Path<(String
         title: "web.staff.sync.confirm_title",
         explanation: &explanation,
         details: vec![
-            ("web.staff.sync.kind", field_text(&letter, "kind")),
+            ("web.staff.sync.kind", domain::messages::text(context.locale, &record_kind_label(&field_text(&letter, "kind")), &[])),
             ("web.staff.sync.operator_ref", field_text(&letter, "operator_ref")),
             ("web.staff.sync.sequence", field_text(&letter, "sequence")),
             ("web.staff.sync.error", field_text(&letter, "error")),
