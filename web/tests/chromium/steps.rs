@@ -22,11 +22,12 @@ pub async fn serve(state: api::AppState) -> String {
 }
 
 /// Saves `{name}-{viewport}.png` in `docs/screenshots/` at each viewport when `save` is
-/// set, and returns to the desktop viewport, which staff pages are used at.
+/// set, then restores the window size the page had.
 pub async fn screenshots(client: &Client, name: &str, save: bool) {
     if !save {
         return;
     }
+    let (width_before, height_before) = client.get_window_size().await.unwrap();
     let folder = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"));
     std::fs::create_dir_all(&folder).unwrap();
     for (viewport, width, height) in VIEWPORTS {
@@ -35,7 +36,7 @@ pub async fn screenshots(client: &Client, name: &str, save: bool) {
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         std::fs::write(folder.join(format!("{name}-{viewport}.png")), png).unwrap();
     }
-    client.set_window_size(VIEWPORTS[1].1, VIEWPORTS[1].2).await.unwrap();
+    client.set_window_size(width_before as u32, height_before as u32).await.unwrap();
 }
 
 pub async fn fill(client: &Client, id: &str, text: &str) {
