@@ -74,7 +74,7 @@ pub async fn signing_key(state: &AppState) -> Result<Vec<u8>, ApiError> {
 
 /// Returns the site's public address: `CERTFLOW_PUBLIC_URL`, else the scheme and
 /// `Host` of the request.
-fn public_base(headers: &HeaderMap) -> String {
+pub fn public_base(headers: &HeaderMap) -> String {
     static CONFIGURED: OnceLock<Option<String>> = OnceLock::new();
     let configured = CONFIGURED.get_or_init(|| std::env::var("CERTFLOW_PUBLIC_URL").ok().map(|url| url.trim().trim_end_matches('/').to_string()).filter(|url| !url.is_empty()));
     if let Some(url) = configured {

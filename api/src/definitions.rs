@@ -28,6 +28,7 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/definitions", get(list).post(publish))
+        .route("/api/definitions/validate", post(validate))
         .route("/api/definitions/{definition_id}/versions", get(versions))
         .route("/api/definitions/{definition_id}/versions/{version}", get(version_source))
         .route("/api/definitions/{definition_id}/versions/{version}/diagram", get(version_diagram))
@@ -59,14 +60,43 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     Ok(Json(json!({ "definitions": definitions })))
 }
 
-/// `GET /api/definitions/{definition_id}/versions` (staff): versions, latest first.
+/// `GET /api/definitions/{definition_id}/versions` (staff): versions, latest first,
+/// each with its author's display name and its instances counted by state and status.
 async fn versions(State(state): State<AppState>, caller: Caller, Path(definition_id): Path<String>) -> Result<Json<Value>, ApiError> {
     caller.require_staff()?;
     let versions = state.engine.versions(&definition_id).await?;
     if versions.is_empty() {
         return Err(ApiError::not_found("definitions.not_found").arg("id", &definition_id));
     }
-    Ok(Json(json!({ "definition_id": definition_id, "versions": versions })))
+
+    let counts: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT version, state, status, COUNT(*) FROM wf_instances WHERE definition_id = $1 GROUP BY version, state, status ORDER BY version, state, status",
+    )
+    .bind(&definition_id)
+    .fetch_all(&state.engine.db.pool)
+    .await?;
+    let mut described = Vec::new();
+    for version in &versions {
+        let definition = state.engine.definition_version(&version.version).await?;
+        let instances: Vec<Value> = counts
+            .iter()
+            .filter(|(of_version, ..)| *of_version == version.version)
+            .map(|(_, state_id, status, count)| {
+                let label = definition.state(state_id).map(|found| found.label.clone()).unwrap_or_else(|| state_id.clone());
+                json!({ "state": state_id, "state_label": label, "status": status, "count": count })
+            })
+            .collect();
+        // Versions published at start-up name no account; they keep the stored author.
+        let author: Option<String> = sqlx::query_scalar("SELECT display_name FROM accounts WHERE id = $1")
+            .bind(&version.published_by)
+            .fetch_optional(&state.engine.db.pool)
+            .await?;
+        let mut entry = serde_json::to_value(version)?;
+        entry["published_by_name"] = json!(author.unwrap_or_else(|| version.published_by.clone()));
+        entry["instances"] = json!(instances);
+        described.push(entry);
+    }
+    Ok(Json(json!({ "definition_id": definition_id, "versions": described })))
 }
 
 /// `GET /api/definitions/{definition_id}/versions/{version}` (staff): the stored YAML.
@@ -116,30 +146,72 @@ async fn publish(State(state): State<AppState>, caller: Caller, Json(request): J
     caller.require(&[Role::AssociationAdmin])?;
     let author = caller.account_id.clone().unwrap_or_default();
 
-    let environment = WorkerEnvironment { templates: &state.templates };
-    let set = DefinitionSet::from_sources(vec![("pipelines/submitted.yaml".to_string(), request.source)], &environment);
-    let locale = current_locale();
-    let diagnostics: Vec<Value> = set.diagnostics.iter().map(|d| diagnostic_json(d, locale)).collect();
-    if set.has_errors() {
+    let checked = check_source(&state, request.source);
+    if checked.set.has_errors() {
         let body = json!({
             "code": "definitions.invalid",
-            "message": messages::text(locale, "definitions.invalid", &[("errors", &set.diagnostics.iter().filter(|d| d.is_error()).count().to_string())]),
+            "message": messages::text(checked.locale, "definitions.invalid", &[("errors", &checked.error_count().to_string())]),
             "field": "source",
-            "diagnostics": diagnostics,
+            "diagnostics": checked.diagnostics,
         });
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response());
     }
 
-    let versioned = set.definitions.into_iter().next().expect("a definition without errors was parsed");
+    let versioned = checked.set.definitions.into_iter().next().expect("a definition without errors was parsed");
     let outcome = state.engine.publish(&versioned, &author, &request.label).await?;
     tracing::info!(definition = %versioned.definition.id, version = %&versioned.version[..12], author = %author, ?outcome, "definition published through the API");
     let body = json!({
         "definition_id": versioned.definition.id,
         "version": versioned.version,
         "outcome": format!("{outcome:?}").to_lowercase(),
-        "warnings": diagnostics,
+        "warnings": checked.diagnostics,
     });
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ValidateRequest {
+    /// The YAML text of one pipeline definition.
+    source: String,
+}
+
+/// `POST /api/definitions/validate {source}` (staff): runs the checks of publishing
+/// and stores nothing. 200 with `valid`, the definition id and version hash when the
+/// text parsed, and every diagnostic with its line, column and localized message.
+async fn validate(State(state): State<AppState>, caller: Caller, Json(request): Json<ValidateRequest>) -> Result<Json<Value>, ApiError> {
+    caller.require_staff()?;
+    let checked = check_source(&state, request.source);
+    let parsed = checked.set.definitions.first();
+    Ok(Json(json!({
+        "valid": !checked.set.has_errors(),
+        "errors": checked.error_count(),
+        "definition_id": parsed.map(|versioned| versioned.definition.id.clone()),
+        "version": parsed.map(|versioned| versioned.version.clone()),
+        "diagnostics": checked.diagnostics,
+    })))
+}
+
+/// A definition text after the validator ran, with its diagnostics in the caller's locale.
+struct CheckedSource {
+    set: DefinitionSet,
+    diagnostics: Vec<Value>,
+    locale: Locale,
+}
+
+impl CheckedSource {
+    fn error_count(&self) -> usize {
+        self.set.diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count()
+    }
+}
+
+/// Validates `source` as the one file of a definition set, against the templates the
+/// server sends, as publishing does.
+fn check_source(state: &AppState, source: String) -> CheckedSource {
+    let environment = WorkerEnvironment { templates: &state.templates };
+    let set = DefinitionSet::from_sources(vec![("pipelines/submitted.yaml".to_string(), source)], &environment);
+    let locale = current_locale();
+    let diagnostics = set.diagnostics.iter().map(|diagnostic| diagnostic_json(diagnostic, locale)).collect();
+    CheckedSource { set, diagnostics, locale }
 }
 
 #[derive(Deserialize)]

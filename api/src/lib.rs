@@ -25,6 +25,7 @@ pub mod exams;
 pub mod extract;
 pub mod handoff;
 pub mod idempotency;
+pub mod institution_registry;
 pub mod institutions;
 pub mod mask;
 pub mod metrics;
@@ -39,6 +40,7 @@ pub mod roster;
 pub mod sessions;
 pub mod study;
 pub mod sync_ops;
+pub mod sync_status;
 pub mod training;
 pub mod unit_change;
 pub mod unit_search;
@@ -142,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .merge(units::router())
         .merge(unit_search::router())
         .merge(institutions::router())
+        .merge(institution_registry::router())
         .merge(enrollments::router())
         .merge(handoff::router())
         .merge(sessions::router())

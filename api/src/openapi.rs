@@ -40,6 +40,8 @@ pub struct SessionAck {
         crate::sessions::report,
         crate::credits::verify_card,
         crate::institutions::create_institution_route,
+        crate::institution_registry::list,
+        crate::sync_ops::status,
         crate::sync_ops::list,
         crate::sync_ops::replay,
         crate::sync_ops::skip,

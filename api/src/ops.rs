@@ -97,14 +97,28 @@ async fn may_see(state: &AppState, caller: &Caller, instance: &Instance) -> Resu
 #[derive(Deserialize)]
 struct IncidentsQuery {
     status: Option<String>,
+    /// `action_failed` or `stuck_instance`, or every kind when absent.
+    kind: Option<String>,
     limit: Option<i64>,
 }
 
-/// `GET /api/incidents?status=open&limit=` (association staff): incidents, newest first.
+/// Maximum incidents one request reads before the kind filter applies.
+const MAX_INCIDENTS: i64 = 500;
+
+/// `GET /api/incidents?status=open&kind=&limit=` (association staff): incidents,
+/// newest first.
 async fn incidents(State(state): State<AppState>, caller: Caller, Query(query): Query<IncidentsQuery>) -> Result<Json<Value>, ApiError> {
     caller.require_staff()?;
     let status = query.status.unwrap_or_else(|| "open".to_string());
-    let incidents = state.engine.incidents(&status, query.limit.unwrap_or(100).clamp(1, 500)).await?;
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_INCIDENTS);
+    let kind = query.kind.filter(|kind| !kind.is_empty());
+    // NOTE: with a kind filter, only the newest MAX_INCIDENTS incidents of the status are searched.
+    let read = if kind.is_some() { MAX_INCIDENTS } else { limit };
+    let mut incidents = state.engine.incidents(&status, read).await?;
+    if let Some(kind) = &kind {
+        incidents.retain(|incident| &incident.kind == kind);
+    }
+    incidents.truncate(limit as usize);
     Ok(Json(json!({ "incidents": incidents })))
 }
 

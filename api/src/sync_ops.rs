@@ -1,5 +1,6 @@
-//! Provincial sync operations for association staff: the dead-letter list of records
-//! that wait for staff, with replay and skip.
+//! Provincial sync operations for association staff: the backlog and state of the
+//! outbound sync, and the dead-letter list of records that wait for staff, with replay
+//! and skip.
 //!
 //! Replay and skip resolve the record's incident through the engine, the same as the
 //! generic incident routes. Skip also hands the record's sequence number to the
@@ -14,15 +15,36 @@ use workers::provincial::dead_letter;
 use workflows::runtime::EngineError;
 
 use crate::auth::Caller;
+use crate::sync_status::SyncStatus;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/sync/status", get(status))
         .route("/api/sync/dead-letters", get(list))
         .route("/api/sync/dead-letters/{incident_id}/replay", post(replay))
         .route("/api/sync/dead-letters/{incident_id}/skip", post(skip))
+}
+
+/// `GET /api/sync/status` (association staff): the outbound sync's backlog by status,
+/// its open dead letters, the oldest waiting record, the last delivery and the last
+/// error, with one overall `state`.
+#[utoipa::path(
+    get,
+    path = "/api/sync/status",
+    tag = "sync",
+    responses(
+        (status = 200, description = "`{state, outbox, records, dead_letters, oldest_waiting_at, last_delivered_at, last_error}`", body = serde_json::Value),
+        (status = 403, description = "Caller is not association staff", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn status(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require_staff()?;
+    let status = SyncStatus::load(&state.engine.db.pool).await?;
+    Ok(Json(serde_json::to_value(status)?))
 }
 
 #[derive(Deserialize)]

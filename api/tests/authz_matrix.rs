@@ -119,6 +119,7 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/bank/export", STAFF, Open),
     row("GET", "/api/definitions", STAFF, Open),
     row("POST", "/api/definitions", ADMIN, Open),
+    row("POST", "/api/definitions/validate", STAFF, Open),
     row("GET", "/api/definitions/{definition_id}/versions", STAFF, Open),
     row("GET", "/api/definitions/{definition_id}/versions/{version}", STAFF, Open),
     row("GET", "/api/definitions/{definition_id}/versions/{version}/diagram", STAFF, Open),
@@ -129,6 +130,7 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/institution/handoff/verify", SIGNED, Open),
     row("POST", "/api/institution/sessions", SIGNED, Open),
     row("POST", "/api/institutions", ADMIN, Open),
+    row("GET", "/api/institutions/registered", STAFF, Open),
     row("POST", "/api/past-records", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("GET", "/api/past-records", STAFF, Open),
     row("POST", "/api/past-records/{record_id}/decision", STAFF, Open),
@@ -137,6 +139,7 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/reviews/{case_id}/decision", STAFF, Open),
     row("GET", "/api/appeals", STAFF, Open),
     row("POST", "/api/appeals/{appeal_id}/decision", STAFF, Open),
+    row("GET", "/api/sync/status", STAFF, Open),
     row("GET", "/api/sync/dead-letters", STAFF, Open),
     row("POST", "/api/sync/dead-letters/{incident_id}/replay", STAFF, Open),
     row("POST", "/api/sync/dead-letters/{incident_id}/skip", STAFF, Open),
@@ -492,7 +495,7 @@ fn sample_body(row: &Row, world: &World, who: Who) -> Payload {
         },
         ("POST", "/api/institutions") => Payload::Json(json!({ "name": "x", "uscc": "x", "items": ["T"] })),
         ("POST", "/api/units") => Payload::Json(json!({ "uscc": "x", "name": "x", "admin": { "login": "x", "password": "x", "display_name": "x" } })),
-        ("POST", "/api/definitions") => Payload::Json(json!({ "source": "id: x" })),
+        ("POST", "/api/definitions" | "/api/definitions/validate") => Payload::Json(json!({ "source": "id: x" })),
         ("POST", "/api/definitions/{definition_id}/versions/{version}/pause") => Payload::Json(json!({ "reason": "x" })),
         ("POST", "/api/definitions/{definition_id}/migrations/plan" | "/api/definitions/{definition_id}/migrations/apply") => {
             Payload::Json(json!({ "from_version": "x" }))

@@ -20,6 +20,8 @@ both_backends!(openapi_lists_institution_routes, |db: Db| async move {
         ("/api/institution/handoff/verify", "post"),
         ("/api/cards/{card_no}/verify", "get"),
         ("/api/institutions", "post"),
+        ("/api/institutions/registered", "get"),
+        ("/api/sync/status", "get"),
         ("/api/sync/dead-letters", "get"),
         ("/api/sync/dead-letters/{incident_id}/replay", "post"),
         ("/api/sync/dead-letters/{incident_id}/skip", "post"),

@@ -42,7 +42,28 @@ impl Backend {
     /// Sends `method path` with an optional JSON body; returns the JSON body of a 2xx
     /// response or the API's error.
     pub async fn call(&self, method: Method, path: &str, session: Option<&str>, locale: Locale, body: Option<Value>) -> Result<Value, ApiProblem> {
-        let mut builder = Request::builder().method(method.clone()).uri(path).header(ACCEPT_LANGUAGE, locale.tag());
+        let (status, _, bytes) = self.send(method, path, session, locale, body).await?;
+        let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        if status.is_success() {
+            return Ok(body);
+        }
+        Err(problem_of(status, &body))
+    }
+
+    /// Sends `GET path` for a body that is not JSON, such as an SVG diagram or YAML text.
+    /// Returns the content type and bytes of a 2xx response, or the API's error.
+    pub async fn get_raw(&self, path: &str, session: Option<&str>, locale: Locale) -> Result<(String, Vec<u8>), ApiProblem> {
+        let (status, content_type, bytes) = self.send(Method::GET, path, session, locale, None).await?;
+        if status.is_success() {
+            return Ok((content_type, bytes));
+        }
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Err(problem_of(status, &body))
+    }
+
+    /// Sends one request through the API's router; returns its status, content type and body.
+    async fn send(&self, method: Method, path: &str, session: Option<&str>, locale: Locale, body: Option<Value>) -> Result<(StatusCode, String, Vec<u8>), ApiProblem> {
+        let mut builder = Request::builder().method(method).uri(path).header(ACCEPT_LANGUAGE, locale.tag());
         if let Some(token) = session {
             builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
         }
@@ -54,19 +75,11 @@ impl Backend {
 
         let response = self.router.clone().oneshot(request).await.unwrap_or_else(|never| match never {});
         let status = response.status();
+        let content_type = response.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default().to_string();
         let bytes = to_bytes(response.into_body(), MAX_RESPONSE_BYTES)
             .await
             .map_err(|error| internal(locale, &format!("response of {path} unreadable: {error}")))?;
-        let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        if status.is_success() {
-            return Ok(body);
-        }
-        Err(ApiProblem {
-            status,
-            code: body["code"].as_str().unwrap_or("common.internal").to_string(),
-            message: body["message"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string()),
-            field: body["field"].as_str().map(str::to_string),
-        })
+        Ok((status, content_type, bytes.to_vec()))
     }
 
     pub async fn get(&self, path: &str, session: Option<&str>, locale: Locale) -> Result<Value, ApiProblem> {
@@ -75,6 +88,16 @@ impl Backend {
 
     pub async fn post(&self, path: &str, session: Option<&str>, locale: Locale, body: Value) -> Result<Value, ApiProblem> {
         self.call(Method::POST, path, session, locale, Some(body)).await
+    }
+}
+
+/// Returns the API's error from a non-2xx response's JSON `body`.
+fn problem_of(status: StatusCode, body: &Value) -> ApiProblem {
+    ApiProblem {
+        status,
+        code: body["code"].as_str().unwrap_or("common.internal").to_string(),
+        message: body["message"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string()),
+        field: body["field"].as_str().map(str::to_string),
     }
 }
 

@@ -50,7 +50,7 @@ pub fn parse_definition(file: &str, text: &str) -> (Option<Definition>, Vec<Diag
         Ok(root) => root,
         Err(error) => {
             let message = error.to_string();
-            let (line, column) = syntax_error_position(&message);
+            let (line, column) = syntax_error_position(&error);
             let diagnostic = reader.error("YAML_SYNTAX", Pos { line, column });
             diagnostic.args.push(("detail".into(), message));
             return (None, reader.diagnostics);
@@ -60,16 +60,20 @@ pub fn parse_definition(file: &str, text: &str) -> (Option<Definition>, Vec<Diag
     (definition, reader.diagnostics)
 }
 
-// marked-yaml reports syntax errors as text ending in "line N column M".
-fn syntax_error_position(message: &str) -> (usize, usize) {
-    let number_after = |word: &str| {
-        message
-            .rsplit_once(word)
-            .and_then(|(_, rest)| rest.trim().split(|c: char| !c.is_ascii_digit()).next().map(str::to_string))
-            .and_then(|digits| digits.parse().ok())
-            .unwrap_or(0)
+/// Returns the 1-based line and column of a YAML loading error, or (0, 0) when the
+/// error names two places (a duplicate key) and the second one is unknown.
+fn syntax_error_position(error: &marked_yaml::LoadError) -> (usize, usize) {
+    use marked_yaml::LoadError;
+    let marker = match error {
+        LoadError::TopLevelMustBeMapping(marker)
+        | LoadError::TopLevelMustBeSequence(marker)
+        | LoadError::UnexpectedAnchor(marker)
+        | LoadError::MappingKeyMustBeScalar(marker)
+        | LoadError::UnexpectedTag(marker)
+        | LoadError::ScanError(marker, _) => Some(*marker),
+        LoadError::DuplicateKey(inner) => inner.key.span().start().copied(),
     };
-    (number_after("line"), number_after("column"))
+    marker.map(|marker| (marker.line(), marker.column())).unwrap_or((0, 0))
 }
 
 fn read_definition(reader: &mut Reader, root: &Node) -> Option<Definition> {
