@@ -51,7 +51,11 @@ impl Backend {
             None => builder.body(Body::empty()),
         }
         .map_err(|error| internal(locale, &format!("request to {path} could not be built: {error}")))?;
+        self.send(request, path, locale).await
+    }
 
+    /// Runs `request` through the API's router and reads its JSON answer.
+    async fn send(&self, request: Request<Body>, path: &str, locale: Locale) -> Result<Value, ApiProblem> {
         let response = self.router.clone().oneshot(request).await.unwrap_or_else(|never| match never {});
         let status = response.status();
         let bytes = to_bytes(response.into_body(), MAX_RESPONSE_BYTES)
@@ -67,6 +71,17 @@ impl Backend {
             message: body["message"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string()),
             field: body["field"].as_str().map(str::to_string),
         })
+    }
+
+    /// Sends `POST path` with a non-JSON body of `content_type`, such as an uploaded
+    /// xlsx sheet; returns the JSON body of a 2xx response or the API's error.
+    pub async fn post_bytes(&self, path: &str, session: Option<&str>, locale: Locale, content_type: &str, body: Vec<u8>) -> Result<Value, ApiProblem> {
+        let mut builder = Request::builder().method(Method::POST).uri(path).header(ACCEPT_LANGUAGE, locale.tag()).header(CONTENT_TYPE, content_type);
+        if let Some(token) = session {
+            builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = builder.body(Body::from(body)).map_err(|error| internal(locale, &format!("request to {path} could not be built: {error}")))?;
+        self.send(request, path, locale).await
     }
 
     pub async fn get(&self, path: &str, session: Option<&str>, locale: Locale) -> Result<Value, ApiProblem> {

@@ -8,6 +8,7 @@ pub mod home;
 pub mod language;
 pub mod login;
 pub mod profile;
+pub mod staff;
 pub mod study;
 
 use axum::Router;
@@ -25,4 +26,5 @@ pub fn router() -> Router<WebState> {
         .merge(study::router())
         .merge(exam::router())
         .merge(credits::router())
+        .merge(staff::router())
 }
