@@ -8,79 +8,15 @@
 mod common;
 mod chromium;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{TimeZone, Utc};
-use chromium::Browser;
+use chromium::{Browser, VIEWPORTS, click, fill, path, screenshots, serve, wait_for_text};
 use common::{TestApp, app, id_number, march_5_10am_beijing, uscc};
 use fantoccini::{Client, Locator};
 use workflows::both_backends;
 use workflows::db::{Backend, Db};
-
-/// Phone and desktop viewports of the screenshots: (name, width, height).
-const VIEWPORTS: [(&str, u32, u32); 2] = [("phone", 360, 780), ("desktop", 1280, 900)];
-
-/// Serves the site on a free loopback port; returns its base URL.
-async fn serve(app: &TestApp) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let config = web::WebConfig { site_name: None, icp_filing: Some("湘ICP备00000000号-1".into()), contact: Some("协会办公室 0731-00000000".into()) };
-    let site = web::site(app.state.clone(), config);
-    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
-    format!("http://{address}")
-}
-
-/// Saves screenshots of the current page at each viewport, when `save` is set, and
-/// returns to the phone viewport.
-async fn screenshots(client: &Client, name: &str, save: bool) {
-    if !save {
-        return;
-    }
-    let folder = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"));
-    std::fs::create_dir_all(&folder).unwrap();
-    for (viewport, width, height) in VIEWPORTS {
-        client.set_window_size(width, height).await.unwrap();
-        let png = client.screenshot().await.unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        std::fs::write(folder.join(format!("operator-{name}-{viewport}.png")), png).unwrap();
-    }
-    client.set_window_size(VIEWPORTS[0].1, VIEWPORTS[0].2).await.unwrap();
-}
-
-async fn fill(client: &Client, id: &str, text: &str) {
-    let field = client.wait().for_element(Locator::Id(id)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-async fn click(client: &Client, css: &str) {
-    client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
-}
-
-async fn path(client: &Client) -> String {
-    client.current_url().await.unwrap().path().to_string()
-}
-
-/// Returns the text of the page's body, or nothing while a navigation replaces it.
-async fn body_text(client: &Client) -> String {
-    match client.find(Locator::Css("body")).await {
-        Ok(body) => body.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// Waits up to 10 s for the page's body to contain `text`.
-async fn wait_for_text(client: &Client, text: &str) {
-    for _ in 0..100 {
-        if body_text(client).await.contains(text) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("page {} never showed {text:?}: {}", path(client).await, body_text(client).await);
-}
 
 /// Waits up to 20 s for the attempt's evidence to hold a snapshot and an audio clip.
 async fn wait_for_evidence(app: &TestApp, attempt_id: &str) -> serde_json::Value {
@@ -104,7 +40,7 @@ both_backends!(operator_main_path, |db: Db| async move {
     let unit_uscc = uscc("91430100MA4L3333");
     app.create_unit(&admin, &unit_uscc, "长沙市安达电梯工程有限公司", "unit-c").await;
     let institution = api::create_institution(&app.state, "湖南省特种设备安全培训中心", &uscc("91430100MA4L0000"), &["T".to_string()]).await.unwrap();
-    let base = serve(&app).await;
+    let base = serve(&app.state).await;
     let browser = Browser::start().await;
     let client = browser.client.clone();
     client.set_window_size(VIEWPORTS[0].1, VIEWPORTS[0].2).await.unwrap();
@@ -112,13 +48,13 @@ both_backends!(operator_main_path, |db: Db| async move {
     // Login: the mobile number, then the code from the SMS outbox.
     client.goto(&format!("{base}/login")).await.unwrap();
     wait_for_text(&client, "获取验证码").await;
-    screenshots(&client, "login", save).await;
+    screenshots(&client, "operator-login", save).await;
     fill(&client, "mobile", "13800138000").await;
     click(&client, "#send-code").await;
     wait_for_text(&client, "验证码已发送").await;
     let code = app.latest_code("13800138000").await;
     fill(&client, "code", &code).await;
-    screenshots(&client, "login-code", save).await;
+    screenshots(&client, "operator-login-code", save).await;
     click(&client, "#login").await;
     wait_for_text(&client, "实名注册").await;
     assert_eq!(path(&client).await, "/register");
@@ -128,7 +64,7 @@ both_backends!(operator_main_path, |db: Db| async move {
     fill(&client, "id_number", "430102197803035020").await;
     click(&client, "#register").await;
     client.wait().for_element(Locator::Id("id_number-error")).await.unwrap();
-    screenshots(&client, "register-error", save).await;
+    screenshots(&client, "operator-register-error", save).await;
     fill(&client, "id_number", &id_number("43010219780303502")).await;
     click(&client, "#register").await;
     wait_for_text(&client, "完善信息").await;
@@ -139,7 +75,7 @@ both_backends!(operator_main_path, |db: Db| async move {
     wait_for_text(&client, "长沙市安达电梯工程有限公司").await;
     click(&client, &format!("input[value='{unit_uscc}']")).await;
     client.find(Locator::Css("#item_code option[value='T']")).await.unwrap().click().await.unwrap();
-    screenshots(&client, "info", save).await;
+    screenshots(&client, "operator-info", save).await;
     click(&client, "#save-info").await;
     wait_for_text(&client, "您还没有报名").await;
 
@@ -150,16 +86,16 @@ both_backends!(operator_main_path, |db: Db| async move {
     client.find(Locator::Css(&format!("#category option[value='{category}']"))).await.unwrap().click().await.unwrap();
     click(&client, "#show-items").await;
     click(&client, "input[name='item_code'][value='T']").await;
-    screenshots(&client, "enroll", save).await;
+    screenshots(&client, "operator-enroll", save).await;
     click(&client, "#enroll-submit").await;
     wait_for_text(&client, "选择施教机构").await;
 
     // Hand-off to the institution.
     click(&client, &format!("input[value='{}']", institution.id)).await;
-    screenshots(&client, "study", save).await;
+    screenshots(&client, "operator-study", save).await;
     click(&client, "#handoff").await;
     wait_for_text(&client, "已为您转入").await;
-    screenshots(&client, "handoff", save).await;
+    screenshots(&client, "operator-handoff", save).await;
 
     // The institution reports three completed courses.
     let enrollment_id: String = sqlx::query_scalar("SELECT id FROM enrollments").fetch_one(&app.db.pool).await.unwrap();
@@ -172,12 +108,12 @@ both_backends!(operator_main_path, |db: Db| async move {
     app.clear_sessions(&enrollment_id, 3).await;
     client.goto(&format!("{base}/home")).await.unwrap();
     wait_for_text(&client, "下一步：参加考试").await;
-    screenshots(&client, "home", save).await;
+    screenshots(&client, "operator-home", save).await;
 
     // The exam: start, answer, see the autosave, reload and find the answer kept.
     click(&client, "a.button[href^='/exam/']").await;
     wait_for_text(&client, "监考告知与同意").await;
-    screenshots(&client, "consent", save).await;
+    screenshots(&client, "operator-consent", save).await;
     click(&client, "#agree").await;
     click(&client, "#consent").await;
     wait_for_text(&client, "开始考试").await;
@@ -199,7 +135,7 @@ both_backends!(operator_main_path, |db: Db| async move {
     let first_value = first.attr("value").await.unwrap().unwrap();
     first.click().await.unwrap();
     wait_for_text(&client, "答案已自动保存").await;
-    screenshots(&client, "exam", save).await;
+    screenshots(&client, "operator-exam", save).await;
     client.refresh().await.unwrap();
     wait_for_text(&client, "交卷截止").await;
     let kept = client.find(Locator::Css(&format!("input[name='{first_id}'][value='{first_value}']"))).await.unwrap();
@@ -209,12 +145,12 @@ both_backends!(operator_main_path, |db: Db| async move {
     click(&client, "#submit-exam").await;
     client.wait().for_element(Locator::Id("exam-result")).await.unwrap();
     wait_for_text(&client, "得分").await;
-    screenshots(&client, "exam-result", save).await;
+    screenshots(&client, "operator-exam-result", save).await;
 
     // Credits by year.
     client.goto(&format!("{base}/credits?year=2026")).await.unwrap();
     wait_for_text(&client, "已获学分").await;
-    screenshots(&client, "credits", save).await;
+    screenshots(&client, "operator-credits", save).await;
 
     browser.close().await;
 });

@@ -5,23 +5,18 @@
 
 #[path = "../../api/tests/common/mod.rs"]
 mod common;
+mod staff_fixture;
 mod visitor;
 
 use api::auth::Role;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::StatusCode;
 use chrono::{Duration, TimeZone, Utc};
-use common::{ADMIN_PASSWORD, TestApp, app, correct_answers, id_number, march_5_10am_beijing, uscc};
-use serde_json::{Value, json};
+use common::{ADMIN_PASSWORD, TestApp, app, correct_answers, march_5_10am_beijing};
+use serde_json::json;
+use staff_fixture::{PNG_BASE64, WAV_BASE64, base64_decode, case_of, post_multipart, report, studying};
 use visitor::Visitor;
 use workflows::both_backends;
 use workflows::db::Db;
-
-/// A 1×1 PNG image, standing in for a camera snapshot.
-const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
-
-/// The first bytes of a WAV file, standing in for an audio clip.
-const WAV_BASE64: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=";
 
 fn site(app: &TestApp) -> axum::Router {
     let config = web::WebConfig { site_name: None, icp_filing: None, contact: None };
@@ -34,61 +29,6 @@ async fn log_in(visitor: &mut Visitor, login: &str) -> String {
     let page = visitor.post("/login/account", &[("login", login), ("password", ADMIN_PASSWORD)]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     page.location().to_string()
-}
-
-/// Reports a session of `course` from `start` for 90 minutes with face check
-/// `face_check` and `evidence`, through the institution's signed API.
-async fn report(app: &TestApp, institution: &api::CreatedInstitution, enrollment_id: &str, id: &str, course: &str, start: chrono::DateTime<Utc>, face_check: &str, evidence: Value) {
-    let body = json!({
-        "statement_id": id,
-        "enrollment_id": enrollment_id,
-        "course_code": course,
-        "started_at": start.to_rfc3339(),
-        "ended_at": (start + Duration::minutes(90)).to_rfc3339(),
-        "face_check": face_check,
-        "evidence": evidence,
-    });
-    let reply = app.signed(institution, "/api/institution/sessions", &body).await;
-    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
-}
-
-/// Sends a multipart request of `fields` and `files` with `token`.
-async fn post_multipart(app: &TestApp, path: &str, token: &str, fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> common::Reply {
-    let (content_type, body) = common::multipart(fields, files);
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", content_type)
-        .body(Body::from(body))
-        .unwrap();
-    app.send(request).await
-}
-
-/// Returns the id of the review case of the session reported as `statement_id`.
-async fn case_of(app: &TestApp, statement_id: &str) -> String {
-    sqlx::query_scalar("SELECT c.id FROM review_cases c JOIN study_sessions s ON s.id = c.subject_id WHERE s.statement_id = $1")
-        .bind(statement_id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
-}
-
-/// An operator of a new unit, enrolled for T in 2026 and handed off to an institution.
-struct Studying {
-    token: String,
-    operator_id: String,
-    enrollment_id: String,
-    institution: api::CreatedInstitution,
-}
-
-async fn studying(app: &TestApp, mobile: &str) -> Studying {
-    let admin = app.admin_token().await;
-    let unit = uscc("91430100MA4L3333");
-    app.create_unit(&admin, &unit, "湘江电梯工程有限公司", "unit-c").await;
-    let (token, operator_id, enrollment_id) = app.enrolled_operator(mobile, &id_number("43010219800101456"), &unit).await;
-    let institution = app.handed_off(&token, &enrollment_id).await;
-    Studying { token, operator_id, enrollment_id, institution }
 }
 
 both_backends!(staff_review_decision_withdraws_credit, |db: Db| async move {
@@ -372,9 +312,4 @@ both_backends!(staff_bank_review_page, |db: Db| async move {
 /// Undoes the HTML escaping that templates apply to `=` and `&` inside addresses.
 fn unescape(html: &str) -> String {
     html.replace("&#x3D;", "=").replace("&amp;", "&")
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
 }
