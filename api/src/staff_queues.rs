@@ -16,7 +16,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/staff/queue-counts", get(queue_counts))
 }
 
-/// One count of the dashboard: the response key and its query, which takes no binds.
+/// The dashboard's counts: the response key of each and its query, which takes no binds.
 const COUNTS: [(&str, &str); 5] = [
     ("review_cases", "SELECT COUNT(*) FROM review_cases WHERE status = 'open'"),
     ("appeals", "SELECT COUNT(*) FROM review_appeals WHERE status = 'open'"),

@@ -54,7 +54,7 @@ impl Backend {
         self.send(request, path, locale).await
     }
 
-    /// Runs `request` through the API's router and reads its JSON answer.
+    /// Runs `request` through the API's router and reads its JSON response body.
     async fn send(&self, request: Request<Body>, path: &str, locale: Locale) -> Result<Value, ApiProblem> {
         let response = self.router.clone().oneshot(request).await.unwrap_or_else(|never| match never {});
         let status = response.status();
@@ -74,7 +74,7 @@ impl Backend {
     }
 
     /// Sends `POST path` with a non-JSON body of `content_type`, such as an uploaded
-    /// xlsx sheet; returns the JSON body of a 2xx response or the API's error.
+    /// xlsx sheet. Returns the JSON body of a 2xx response or the API's error.
     pub async fn post_bytes(&self, path: &str, session: Option<&str>, locale: Locale, content_type: &str, body: Vec<u8>) -> Result<Value, ApiProblem> {
         let mut builder = Request::builder().method(Method::POST).uri(path).header(ACCEPT_LANGUAGE, locale.tag()).header(CONTENT_TYPE, content_type);
         if let Some(token) = session {

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use chrono::{TimeZone, Utc};
 use chromium::{Browser, VIEWPORTS, click, fill, path, screenshots, serve, wait_for_text};
 use common::{TestApp, app, id_number, march_5_10am_beijing, uscc};
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use workflows::both_backends;
 use workflows::db::{Backend, Db};
 

@@ -150,9 +150,12 @@ both_backends!(staff_review_decision_withdraws_credit, |db: Db| async move {
         .unwrap();
     assert_eq!(withdrawn, vec!["T-01".to_string()]);
 
-    // Deciding again is refused by the API; the decided case has no form to post.
-    let reply = app.post(&format!("/api/reviews/{case_id}/decision"), Some(&app.password_login("reviewer-1", ADMIN_PASSWORD).await), json!({ "decision": "accept" })).await;
-    assert_eq!(reply.status, StatusCode::CONFLICT);
+    // A second decision, posted from a page opened before the first, is rejected by
+    // the API and its message shown on the decided case.
+    let page = visitor.post(&decide, &[("decision", "accept")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.html.contains("id=\"decision-refused\""), "{}", page.html);
+    assert!(page.html.contains("已有结论"), "{}", page.html);
 
     // An operator who opens a staff page is sent home.
     let mut operator = Visitor::new(site(&app));

@@ -45,7 +45,7 @@ pub struct MediaQuery {
         (status = 200, description = "The image or audio clip, with its media type", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 400, description = "Unknown evidence field", body = crate::openapi::ErrorResponse),
         (status = 403, description = "Caller is not association staff", body = crate::openapi::ErrorResponse),
-        (status = 404, description = "No such case, or the entry holds no image or clip", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "No such case, or the entry contains no image or clip", body = crate::openapi::ErrorResponse),
     ),
     security(("bearer" = []))
 )]

@@ -1,7 +1,7 @@
 //! Appeals (申诉): `GET /staff/appeals?status=` lists them with a decision form for each
-//! open one, posted to `POST /staff/appeals/{appeal_id}/decision`. The API lets only a
-//! reviewer other than the one who decided the case decide the appeal; its refusal is
-//! shown on the appeal in the visitor's language.
+//! open one, posted to `POST /staff/appeals/{appeal_id}/decision`. Only a reviewer
+//! other than the one who decided the case may decide the appeal. The API enforces
+//! this, and the page shows its error on the appeal in the visitor's language.
 
 use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
@@ -106,6 +106,7 @@ async fn decide(context: PageContext, Path(appeal_id): Path<String>, Form(form):
         Ok(decided) => redirect(&format!("/staff/appeals?status={}", decided["status"].as_str().unwrap_or("open"))),
         Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
         Err(problem) => {
+            tracing::info!(appeal = %appeal_id, code = %problem.code, "appeal decision rejected by the API; shown on the appeal");
             let errors = FormErrors::from_problem(&problem, &DECISION_FIELDS);
             list_page(&context, token, "", problem.status, Some(Typed { appeal_id: &appeal_id, form: &form, errors: &errors })).await
         }

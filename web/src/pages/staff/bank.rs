@@ -34,8 +34,8 @@ pub fn router() -> Router<WebState> {
         .route("/staff/bank/import", post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY_BYTES)))
 }
 
-/// What the page shows besides the lists: the errors of one review form, or the report
-/// of an import.
+/// Extra content of the bank page besides the lists: the errors of one review form, or
+/// the report or errors of an import.
 #[derive(Default)]
 struct Outcome {
     /// The version whose form had errors, with them.
@@ -139,6 +139,7 @@ async fn review(context: PageContext, Path((subject, id)): Path<(String, String)
         Ok(_) => redirect("/staff/bank"),
         Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
         Err(problem) => {
+            tracing::info!(subject = %subject, version = %id, code = %problem.code, "bank review step rejected by the API; shown on the version");
             let outcome = Outcome { review_errors: Some((id, FormErrors::from_problem(&problem, &REVIEW_FIELDS))), ..Outcome::default() };
             bank_page(&context, token, problem.status, &outcome).await
         }
@@ -158,6 +159,7 @@ async fn import(context: PageContext, body: Bytes) -> Response {
         Ok(report) => bank_page(&context, token, StatusCode::OK, &Outcome { import_report: Some(report), ..Outcome::default() }).await,
         Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
         Err(problem) => {
+            tracing::info!(code = %problem.code, "bank sheet import rejected by the API; shown on the form");
             let outcome = Outcome { import_errors: Some(FormErrors::from_problem(&problem, &["file"])), ..Outcome::default() };
             bank_page(&context, token, problem.status, &outcome).await
         }

@@ -237,8 +237,8 @@ fn strip_data_urls(value: &mut Value) {
 }
 
 /// Returns the images and clips of the evidence with the API address that serves each:
-/// `{src, is_audio, label}`, where label names the field, its entry number from 1 and
-/// the entry's trigger or time when it has one.
+/// `{src, is_audio, field, number, when}`, where `field` is the catalogue code of the
+/// field's name, `number` the entry's number from 1 and `when` its trigger or time.
 fn media_items(case_id: &str, evidence: &Value) -> Vec<Value> {
     let mut items = Vec::new();
     for field in api::reviews::media::MEDIA_FIELDS {
@@ -293,6 +293,7 @@ async fn decide(context: PageContext, Path(case_id): Path<String>, Form(fields):
         Ok(_) => redirect(&format!("/staff/reviews/{case_id}")),
         Err(problem) if problem.status == StatusCode::UNAUTHORIZED || problem.status == StatusCode::NOT_FOUND => context.fail(problem),
         Err(problem) => {
+            tracing::info!(case = %case_id, code = %problem.code, "review decision rejected by the API; shown on the case page");
             let status = if problem.status.is_client_error() { problem.status } else { StatusCode::BAD_REQUEST };
             case_page(&context, token, &case_id, status, &form, &FormErrors::from_problem(&problem, &DECISION_FIELDS)).await
         }

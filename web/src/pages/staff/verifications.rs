@@ -106,6 +106,7 @@ async fn decide(context: PageContext, Path(verification_id): Path<String>, Form(
         Ok(decided) => redirect(&format!("/staff/verifications?status={}", decided["status"].as_str().unwrap_or("open"))),
         Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
         Err(problem) => {
+            tracing::info!(verification = %verification_id, code = %problem.code, "verification decision rejected by the API; shown on the request");
             let errors = FormErrors::from_problem(&problem, &DECISION_FIELDS);
             list_page(&context, token, "", problem.status, Some((&verification_id, &form, &errors))).await
         }
