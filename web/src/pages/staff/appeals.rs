@@ -40,6 +40,8 @@ struct Typed<'a> {
 }
 
 /// `GET /staff/appeals?status=open|upheld|overturned`.
+// TODO: the page shows how many files an appeal has but cannot open them, because the
+// API has no route that serves appeal files yet.
 async fn list(context: PageContext, Query(query): Query<ListQuery>) -> Response {
     let token = match staff_session(&context) {
         Ok(token) => token,
