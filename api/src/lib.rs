@@ -38,6 +38,7 @@ pub mod ops;
 pub mod reviews;
 pub mod roster;
 pub mod sessions;
+pub mod staff_queues;
 pub mod study;
 pub mod sync_ops;
 pub mod sync_status;
@@ -45,6 +46,7 @@ pub mod training;
 pub mod unit_change;
 pub mod unit_search;
 pub mod units;
+pub mod verification_documents;
 pub mod verifications;
 pub mod workflow;
 pub mod xapi;
@@ -156,6 +158,8 @@ pub fn router(state: AppState) -> Router {
         .merge(unit_change::router())
         .merge(appeals::router())
         .merge(verifications::router())
+        .merge(verification_documents::router())
+        .merge(staff_queues::router())
         .merge(past_records::router())
         .merge(credits::router())
         .merge(card_pdf::router())

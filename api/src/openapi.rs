@@ -49,6 +49,9 @@ pub struct SessionAck {
         crate::ops::healthz,
         crate::ops::readyz,
         crate::metrics::scrape,
+        crate::staff_queues::queue_counts,
+        crate::reviews::media::media,
+        crate::verification_documents::document,
     ),
     components(schemas(ErrorResponse, SessionAck)),
     modifiers(&SecuritySchemes),
@@ -58,6 +61,7 @@ pub struct SessionAck {
         (name = "sync", description = "省平台同步运维 / Provincial sync operations for association staff"),
         (name = "operator", description = "作业人员 / Operator routes"),
         (name = "ops", description = "运维 / Health probes"),
+        (name = "staff", description = "协会工作人员 / Association staff routes"),
     )
 )]
 pub struct ApiDoc;

@@ -110,7 +110,8 @@ pub struct ListQuery {
     status: Option<String>,
 }
 
-/// `GET /api/verifications?status=open|approved|rejected` (association staff).
+/// `GET /api/verifications?status=open|approved|rejected` (association staff), each
+/// request with its documents' numbers, names, types and sizes in `document_files`.
 async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     caller.require_staff()?;
     let rows = sqlx::query(
@@ -132,6 +133,16 @@ async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query
             }))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<String> = items.iter().filter_map(|item| item["id"].as_str().map(str::to_string)).collect();
+    let mut lists = crate::verification_documents::document_lists(&state, &ids).await?;
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|mut item| {
+            let id = item["id"].as_str().unwrap_or_default().to_string();
+            item["document_files"] = lists.remove(&id).unwrap_or_else(|| json!([]));
+            item
+        })
+        .collect();
     Ok(Json(json!({ "verifications": items })))
 }
 

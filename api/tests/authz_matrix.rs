@@ -137,6 +137,7 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/reviews", STAFF, Open),
     row("GET", "/api/reviews/{case_id}", STAFF, Open),
     row("POST", "/api/reviews/{case_id}/decision", STAFF, Open),
+    row("GET", "/api/reviews/{case_id}/evidence", STAFF, Open),
     row("GET", "/api/appeals", STAFF, Open),
     row("POST", "/api/appeals/{appeal_id}/decision", STAFF, Open),
     row("GET", "/api/sync/status", STAFF, Open),
@@ -151,6 +152,8 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/verifications", &[Who::Operator, Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("GET", "/api/verifications", STAFF, Open),
     row("POST", "/api/verifications/{verification_id}/decision", STAFF, Open),
+    row("GET", "/api/verifications/{verification_id}/documents", STAFF, Open),
+    row("GET", "/api/staff/queue-counts", STAFF, Open),
 ];
 
 /// Routes that joined the router together with the internal-training, web and metrics

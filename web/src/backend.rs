@@ -43,11 +43,7 @@ impl Backend {
     /// response or the API's error.
     pub async fn call(&self, method: Method, path: &str, session: Option<&str>, locale: Locale, body: Option<Value>) -> Result<Value, ApiProblem> {
         let (status, _, bytes) = self.send(method, path, session, locale, body).await?;
-        let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        if status.is_success() {
-            return Ok(body);
-        }
-        Err(problem_of(status, &body))
+        json_reply(status, &bytes)
     }
 
     /// Sends `GET path` for a body that is not JSON, such as an SVG diagram or YAML text.
@@ -72,7 +68,11 @@ impl Backend {
             None => builder.body(Body::empty()),
         }
         .map_err(|error| internal(locale, &format!("request to {path} could not be built: {error}")))?;
+        self.dispatch(request, path, locale).await
+    }
 
+    /// Runs `request` through the API's router; returns its status, content type and body.
+    async fn dispatch(&self, request: Request<Body>, path: &str, locale: Locale) -> Result<(StatusCode, String, Vec<u8>), ApiProblem> {
         let response = self.router.clone().oneshot(request).await.unwrap_or_else(|never| match never {});
         let status = response.status();
         let content_type = response.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default().to_string();
@@ -82,6 +82,18 @@ impl Backend {
         Ok((status, content_type, bytes.to_vec()))
     }
 
+    /// Sends `POST path` with a non-JSON body of `content_type`, such as an uploaded
+    /// xlsx sheet. Returns the JSON body of a 2xx response or the API's error.
+    pub async fn post_bytes(&self, path: &str, session: Option<&str>, locale: Locale, content_type: &str, body: Vec<u8>) -> Result<Value, ApiProblem> {
+        let mut builder = Request::builder().method(Method::POST).uri(path).header(ACCEPT_LANGUAGE, locale.tag()).header(CONTENT_TYPE, content_type);
+        if let Some(token) = session {
+            builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = builder.body(Body::from(body)).map_err(|error| internal(locale, &format!("request to {path} could not be built: {error}")))?;
+        let (status, _, bytes) = self.dispatch(request, path, locale).await?;
+        json_reply(status, &bytes)
+    }
+
     pub async fn get(&self, path: &str, session: Option<&str>, locale: Locale) -> Result<Value, ApiProblem> {
         self.call(Method::GET, path, session, locale, None).await
     }
@@ -89,6 +101,15 @@ impl Backend {
     pub async fn post(&self, path: &str, session: Option<&str>, locale: Locale, body: Value) -> Result<Value, ApiProblem> {
         self.call(Method::POST, path, session, locale, Some(body)).await
     }
+}
+
+/// Returns the JSON body of a 2xx response, or the API's error for any other status.
+fn json_reply(status: StatusCode, bytes: &[u8]) -> Result<Value, ApiProblem> {
+    let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).unwrap_or(Value::Null) };
+    if status.is_success() {
+        return Ok(body);
+    }
+    Err(problem_of(status, &body))
 }
 
 /// Returns the API's error from a non-2xx response's JSON `body`.

@@ -7,17 +7,14 @@
 #[path = "../../api/tests/common/mod.rs"]
 mod common;
 mod chromium;
-#[path = "chromium/steps.rs"]
-mod steps;
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{TimeZone, Utc};
-use chromium::Browser;
+use chromium::{Browser, VIEWPORTS, click, fill, path, screenshots, serve, wait_for_text};
 use common::{TestApp, app, id_number, march_5_10am_beijing, uscc};
 use fantoccini::Locator;
-use steps::{VIEWPORTS, click, fill, path, screenshots, serve, wait_for_text};
 use workflows::both_backends;
 use workflows::db::{Backend, Db};
 
@@ -43,7 +40,7 @@ both_backends!(operator_main_path, |db: Db| async move {
     let unit_uscc = uscc("91430100MA4L3333");
     app.create_unit(&admin, &unit_uscc, "长沙市安达电梯工程有限公司", "unit-c").await;
     let institution = api::create_institution(&app.state, "湖南省特种设备安全培训中心", &uscc("91430100MA4L0000"), &["T".to_string()]).await.unwrap();
-    let base = serve(app.state.clone()).await;
+    let base = serve(&app.state).await;
     let browser = Browser::start().await;
     let client = browser.client.clone();
     client.set_window_size(VIEWPORTS[0].1, VIEWPORTS[0].2).await.unwrap();

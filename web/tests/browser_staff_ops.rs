@@ -9,17 +9,14 @@
 mod common;
 mod chromium;
 mod staff_fixtures;
-#[path = "chromium/steps.rs"]
-mod steps;
 
 use std::time::Duration;
 
-use chromium::Browser;
+use chromium::{Browser, click, fill, path, screenshots, serve, wait_for_text};
 use common::{app, march_5_10am_beijing, uscc};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 use staff_fixtures::{REMINDER, REMINDER_V2, failed_notification, rejected_sync_record};
-use steps::{click, fill, path, screenshots, serve, wait_for_text};
 use workflows::both_backends;
 use workflows::db::{Backend, Db};
 
@@ -47,7 +44,7 @@ both_backends!(admin_runs_operations, |db: Db| async move {
     let admin_token = app.admin_token().await;
     let incident_id = failed_notification(&app, &admin_token, "op-1", "短信网关拒收模板 credits_short").await;
     let dead_letter_id = rejected_sync_record(&app, "13800138000", "op-0001").await;
-    let base = serve(app.state.clone()).await;
+    let base = serve(&app.state).await;
     let browser = Browser::start().await;
     let client = browser.client.clone();
     client.set_window_size(1280, 900).await.unwrap();

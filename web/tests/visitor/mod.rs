@@ -92,6 +92,30 @@ impl Visitor {
     }
 }
 
+impl Visitor {
+    /// Posts a multipart form: the CSRF token of the last page as the first text part,
+    /// then `fields`, then one file part `file_field` with `file_name` and `bytes`.
+    pub async fn post_multipart(&mut self, path: &str, fields: &[(&str, &str)], file_field: &str, file_name: &str, bytes: &[u8]) -> Page {
+        let csrf = self.csrf.clone().expect("a page with a form was loaded before posting");
+        let boundary = "certflow-page-test-boundary";
+        let mut body = Vec::new();
+        for (name, value) in std::iter::once(("csrf", csrf.as_str())).chain(fields.iter().copied()) {
+            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("cookie", self.cookie_header())
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+}
+
 /// Returns the value of the first hidden `csrf` field of a page.
 fn hidden_csrf(html: &str) -> Option<String> {
     let start = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
