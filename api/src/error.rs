@@ -297,21 +297,84 @@ impl From<JsonRejection> for ApiError {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return ApiError::TooLarge;
         }
-        let detail = rejection.body_text();
+        if matches!(rejection, JsonRejection::MissingJsonContentType(_)) {
+            return ApiError::invalid("request.content_type_json");
+        }
+        ApiError::from_json_text(&rejection.body_text())
+    }
+}
 
-        // serde names a missing or unknown field only in its English text. The reply puts
-        // that name in the field's own slot and in a zh-CN sentence instead.
+impl ApiError {
+    /// Turns the English text of a JSON parsing error (serde's, with axum's path prefix
+    /// when there is one) into a zh-CN error that names the field and the fix, so that no
+    /// English parser text reaches the user.
+    pub fn from_json_text(detail: &str) -> ApiError {
+        // serde names the field only in its English text: a missing or unknown field in
+        // backticks, any other field as the path before ": ".
         for (prefix, code) in [("missing field `", "request.field_missing"), ("unknown field `", "request.field_unknown")] {
-            if let Some(field) = backticked_after(&detail, prefix) {
-                let error = ApiError::invalid(code).arg("field", &field);
-                return match interned_field(&field) {
-                    Some(field) => error.field(field),
-                    None => error,
-                };
+            if let Some(field) = backticked_after(detail, prefix) {
+                return with_field(ApiError::invalid(code).arg("field", &field), &field);
             }
         }
-        ApiError::invalid("request.invalid_json").arg("detail", detail)
+        let data = detail.strip_prefix("Failed to deserialize the JSON body into the target type: ").unwrap_or(detail);
+        let (path, message) = match data.split_once(": ") {
+            Some((path, message)) if !path.contains(' ') => (Some(path), message),
+            _ => (None, data),
+        };
+        if let Some(field) = path {
+            if message.starts_with("unknown variant `") {
+                let allowed = backticked_all(message.split_once("expected").map_or("", |(_, rest)| rest)).join("、");
+                return with_field(ApiError::invalid("request.value_not_allowed").arg("field", field).arg("allowed", allowed), field);
+            }
+            if let Some(expected) = message.strip_prefix("invalid type: ").and_then(|rest| rest.split_once(", expected ")).map(|(_, expected)| expected) {
+                let kind = expected_kind(expected);
+                return with_field(ApiError::invalid("request.value_type").arg("field", field).arg("kind", kind), field);
+            }
+            return with_field(ApiError::invalid("request.value_invalid").arg("field", field), field);
+        }
+        ApiError::invalid("request.invalid_json").arg("position", json_position(detail))
     }
+}
+
+/// Names the field of `error` when it can be kept as a `'static` name.
+fn with_field(error: ApiError, field: &str) -> ApiError {
+    match interned_field(field) {
+        Some(field) => error.field(field),
+        None => error,
+    }
+}
+
+/// Returns the zh-CN name of the kind of value serde expected ("a string", "i64", …).
+fn expected_kind(expected: &str) -> &'static str {
+    let expected = expected.split(" at line").next().unwrap_or(expected);
+    if expected.contains("string") || expected.contains("char") {
+        "文本"
+    } else if expected.contains("bool") {
+        "true 或 false"
+    } else if ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "integer"].iter().any(|name| expected.contains(name)) {
+        "整数"
+    } else if expected.contains("f32") || expected.contains("f64") || expected.contains("number") {
+        "数字"
+    } else if expected.contains("sequence") || expected.contains("array") {
+        "列表（JSON 数组）"
+    } else {
+        "对象（JSON 对象）"
+    }
+}
+
+/// Returns "第 L 行第 C 列" from serde's "at line L column C", or an empty string.
+fn json_position(detail: &str) -> String {
+    let Some((_, rest)) = detail.rsplit_once(" at line ") else { return String::new() };
+    let mut parts = rest.split(" column ");
+    match (parts.next(), parts.next()) {
+        (Some(line), Some(column)) => format!("（第 {} 行第 {} 列）", line.trim(), column.trim()),
+        _ => String::new(),
+    }
+}
+
+/// Returns every text between backticks in `text`.
+fn backticked_all(text: &str) -> Vec<String> {
+    text.split('`').skip(1).step_by(2).map(str::to_string).collect()
 }
 
 /// Returns `name` as a `'static` field name. Each distinct name is allocated once and

@@ -112,7 +112,7 @@ pub struct Signed {
 impl Signed {
     /// Parses the body as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        serde_json::from_slice(&self.body).map_err(|error| ApiError::invalid("request.invalid_json").arg("detail", error))
+        serde_json::from_slice(&self.body).map_err(|error| ApiError::from_json_text(&error.to_string()))
     }
 }
 

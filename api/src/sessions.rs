@@ -90,7 +90,7 @@ pub(crate) async fn report(State(state): State<AppState>, signed: Signed) -> Res
     let report: SessionReport = if xapi::is_statement(&body) {
         xapi::to_report(&body)?
     } else {
-        serde_json::from_value(body).map_err(|error| ApiError::invalid("request.invalid_json").arg("detail", error))?
+        serde_json::from_value(body).map_err(|error| ApiError::from_json_text(&error.to_string()))?
     };
     let institution = &signed.institution;
     let statement_id = report.statement_id.trim();

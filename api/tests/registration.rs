@@ -280,3 +280,41 @@ both_backends!(missing_json_field_is_named, |db: Db| async move {
     assert!(message.contains("“admin”"), "{message}");
     assert!(!message.contains("deserialize"), "{message}");
 });
+
+both_backends!(json_value_errors_name_field, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let token = app.login_token("13800000041").await;
+
+    // A value outside an enumeration names the field and the allowed values.
+    let reply = app.post("/api/reviews/no-such-case/decision", Some(&reviewer_token(&app).await), json!({ "decision": "nuke", "reason": "x" })).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert_eq!(reply.code(), "request.value_not_allowed");
+    assert_eq!(reply.body["field"], "decision");
+    assert!(reply.message().contains("accept"), "{}", reply.message());
+    assert!(!reply.message().contains("variant"), "{}", reply.message());
+
+    // A value of the wrong type says which type the field needs.
+    let reply = app.post("/api/enrollments", Some(&token), json!({ "year": "二〇二六", "item_code": "T" })).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert_eq!(reply.code(), "request.value_type");
+    assert_eq!(reply.body["field"], "year");
+    assert!(reply.message().contains("整数"), "{}", reply.message());
+
+    // Broken JSON gets its position, in zh-CN, without serde's English text.
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/api/enrollments")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("{\"year\": 2026,"))
+        .unwrap();
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert_eq!(reply.code(), "request.invalid_json");
+    assert!(reply.message().contains("第 1 行"), "{}", reply.message());
+    assert!(!reply.message().contains("EOF"), "{}", reply.message());
+});
+
+async fn reviewer_token(app: &common::TestApp) -> String {
+    app.account_token(api::auth::Role::Reviewer, "json-reviewer", None).await
+}
