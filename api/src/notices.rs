@@ -241,8 +241,8 @@ fn public_json(row: &AnyRow) -> Result<Value, sqlx::Error> {
     }))
 }
 
-/// Describes a notice for staff: status, whether the public sees it now, and who
-/// changed it last.
+/// Describes a notice for staff: status, whether it is public now, and who changed
+/// it last.
 fn staff_json(row: &AnyRow, now_ms: i64) -> Result<Value, sqlx::Error> {
     let mut notice = public_json(row)?;
     let status: String = row.try_get("status")?;

@@ -79,18 +79,18 @@ async fn update(State(state): State<AppState>, caller: Caller, Json(request): Js
     let requested = [request.site_name, request.icp_filing, request.contact];
 
     // Check every value before anything is written, so one bad field changes nothing.
-    let mut wanted: Vec<(&'static str, Option<String>)> = Vec::with_capacity(SETTINGS.len());
+    let mut checked_values: Vec<(&'static str, Option<String>)> = Vec::with_capacity(SETTINGS.len());
     for ((name, max), value) in SETTINGS.iter().zip(requested) {
         let value = match value.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
             Some(text) => Some(checked(text, name, *max, false)?),
             None => None,
         };
-        wanted.push((name, value));
+        checked_values.push((name, value));
     }
 
     let now_ms = state.now_ms();
     let mut tx = state.engine.db.begin_write().await?;
-    for (name, value) in &wanted {
+    for (name, value) in &checked_values {
         let old: Option<String> = sqlx::query_scalar("SELECT value FROM site_settings WHERE name = $1").bind(*name).fetch_optional(&mut *tx).await?;
         if old == *value {
             continue;

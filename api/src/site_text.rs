@@ -36,7 +36,7 @@ pub fn checked(value: &str, field: &'static str, max: usize, multiline: bool) ->
     Ok(trimmed.to_string())
 }
 
-/// Returns whether `text` holds an HTML tag, comment or character reference, such as
+/// Returns whether `text` contains an HTML tag, comment or character reference, such as
 /// `<b>`, `</p>`, `<!--` or `&lt;`. A lone `<` or `&` (as in "成绩 < 60分") is allowed.
 pub fn looks_like_markup(text: &str) -> bool {
     let bytes = text.as_bytes();

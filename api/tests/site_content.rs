@@ -1,5 +1,5 @@
-//! Notices, help pages and footer settings: who may change them, what the public
-//! sees, and how their texts are checked.
+//! Notices, help pages and footer settings: who may change them, what is public,
+//! and how their texts are checked.
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Statistics over a seeded set of units, operators, enrollments, credits, cards and
-//! review cases: the API's figures per region, item, unit and year must equal those
-//! the test computes from its own list of seeded records, and the xlsx export must
-//! hold the same figures under zh-CN headers.
+//! review cases. The API's figures per region, item, unit and year must equal those
+//! the test computes from its own list of seeded records. The xlsx export must hold
+//! the same figures under zh-CN headers.
 
 mod common;
 

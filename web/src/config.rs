@@ -22,11 +22,9 @@ impl WebConfig {
         let var = |name: &str| std::env::var(name).ok().map(|value| value.trim().to_string()).filter(|value| !value.is_empty());
         WebConfig { site_name: var("CERTFLOW_SITE_NAME"), icp_filing: var("CERTFLOW_ICP_FILING"), contact: var("CERTFLOW_SITE_CONTACT") }
     }
-}
 
-impl WebConfig {
     /// Returns these settings with each value that `stored` (the body of
-    /// `GET /api/site/footer`) holds in place of the default.
+    /// `GET /api/site/footer`) contains in place of the default.
     pub fn overridden_by(&self, stored: &serde_json::Value) -> WebConfig {
         let pick = |name: &str, default: &Option<String>| stored[name].as_str().map(str::to_string).or_else(|| default.clone());
         WebConfig {

@@ -115,7 +115,7 @@ impl PageContext {
 }
 
 /// Returns the footer settings: those stored through `/staff/site`, else the start-up
-/// ones. When the API cannot answer, the start-up settings are shown and the error logged.
+/// ones. When the API call fails, the start-up settings are shown and the error logged.
 pub async fn site_footer(state: &WebState, locale: Locale) -> WebConfig {
     match state.backend.get("/api/site/footer", None, locale).await {
         Ok(stored) => state.config.overridden_by(&stored),

@@ -1,7 +1,6 @@
-//! Association staff in headless Chromium, against the site served on a loopback port:
-//! login at `/login/account`, statistics with a change of grouping and the xlsx
-//! download, a notice that is published and then shows on the login page, and the
-//! footer settings. Screenshots at phone (360 px) and desktop widths are written to
+//! Association staff in headless Chromium, against the site served on a loopback port.
+//! Staff log in at `/login/account`, change the statistics' grouping and download the
+//! xlsx, publish a notice that then shows on the login page, and edit the footer. Screenshots at phone (360 px) and desktop widths are written to
 //! `docs/screenshots/` by the SQLite run, where the staff guide shows them.
 
 #[path = "../../api/tests/common/mod.rs"]
@@ -162,7 +161,7 @@ both_backends!(staff_statistics_notices_footer, |db: Db| async move {
     assert!(client.current_url().await.unwrap().query().unwrap_or("").contains("by=unit"));
     screenshots(&client, "statistics-unit", save).await;
 
-    // The download holds the same figures under zh-CN headers.
+    // The download contains the same figures under zh-CN headers.
     click(&client, "#statistics-export").await;
     let bytes = wait_for_download(&downloads.path).await;
     let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).expect("the download is an xlsx workbook");
@@ -184,7 +183,7 @@ both_backends!(staff_statistics_notices_footer, |db: Db| async move {
     fill(&client, "notice-title", "2026年度继续教育报名开始").await;
     fill(&client, "notice-body", "请各单位组织作业人员报名。\n\n报名截止时间另行通知。<b>不是标记</b>").await;
     click(&client, "#notice-save").await;
-    // The body holds "<b>", which the API rejects as markup, so the form comes back.
+    // The body contains "<b>", which the API rejects as markup, so the form comes back.
     let error = client.wait().for_element(Locator::Id("body-error")).await.unwrap().text().await.unwrap();
     assert!(error.contains("HTML"), "{error}");
     fill(&client, "notice-body", "请各单位组织作业人员报名。\n\n报名截止时间另行通知。").await;

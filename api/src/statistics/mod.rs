@@ -24,7 +24,7 @@ use crate::extract::{Json, Query};
 use crate::AppState;
 use query::{GroupFigures, Grouping};
 
-/// Earliest year accepted; the platform holds no records before it.
+/// Earliest year accepted; the platform has no records before it.
 const FIRST_YEAR: i64 = 2000;
 
 pub fn router() -> Router<AppState> {

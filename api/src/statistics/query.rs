@@ -13,7 +13,7 @@ use sqlx::Row;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// How the figures are grouped.
+/// The dimension that groups the figures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grouping {
     Region,
@@ -42,7 +42,7 @@ impl Grouping {
         }
     }
 
-    /// The SQL of the group's key, over the aliases `e` (enrollments) and `u` (units).
+    /// Returns the SQL of the group's key, over the aliases `e` (enrollments) and `u` (units).
     fn key_sql(self) -> &'static str {
         match self {
             Grouping::Region => "COALESCE(u.region_code, '')",
@@ -84,6 +84,10 @@ pub struct GroupFigures {
 
 /// Returns the figures per group, ordered by key, and the figures of everything
 /// together. `year` filters every grouping except [`Grouping::Year`].
+// NOTE: on SQLite 3.40 with 100,000 operators, 240,000 enrollments and 2.4 million
+// credits, one grouping took about 1 s of CPU, nearly all of it the credits count
+// (a Python sqlite3 script on a shared 2-core machine). PostgreSQL was not measured at
+// that size. A stored credit count per enrollment would remove most of that cost.
 pub async fn figures(state: &AppState, grouping: Grouping, year: i64) -> Result<(Vec<GroupFigures>, Figures), ApiError> {
     let filter_year = grouping != Grouping::Year;
     let mut groups: BTreeMap<String, Figures> = BTreeMap::new();

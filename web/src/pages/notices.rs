@@ -44,7 +44,7 @@ async fn show(context: PageContext, Path(notice_id): Path<String>) -> Response {
 }
 
 /// Returns the newest published notices for a login page, or none when the API
-/// cannot answer, so that a failure never blocks logging in.
+/// call fails, so that a failure never blocks logging in.
 pub async fn latest(context: &PageContext) -> Value {
     let path = format!("/api/notices?limit={LOGIN_NOTICES}");
     match context.state.backend.get(&path, None, context.locale).await {

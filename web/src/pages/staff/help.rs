@@ -38,8 +38,8 @@ impl HelpForm {
         json!({ "slug": self.slug, "title": self.title, "body": self.body, "position": self.position })
     }
 
-    /// The API request; a position that is not a whole number goes as text, so the API
-    /// names the field.
+    /// Builds the API request. A position that is not a whole number is sent as -1,
+    /// which the API rejects on its field.
     fn request(&self, with_slug: bool) -> Value {
         let position = self.position.trim();
         let position = if position.is_empty() { Value::Null } else { position.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(-1)) };
