@@ -33,7 +33,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `GET /api/help` (public): every help page's slug, title and position, in order.
-async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/help", tag = "site", responses((status = 200, description = "`{pages: [{slug, title, position}]}` in order", body = serde_json::Value)))]
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let rows = sqlx::query("SELECT slug, title, position FROM help_pages ORDER BY position, slug").fetch_all(&state.engine.db.pool).await?;
     let pages = rows
         .iter()
@@ -45,7 +46,17 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /api/help/{slug}` (public): one page with its body.
-async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/help/{slug}",
+    tag = "site",
+    params(("slug" = String, Path, description = "The page's slug")),
+    responses(
+        (status = 200, description = "`{slug, title, body, position, updated_text}`", body = serde_json::Value),
+        (status = 404, description = "No help page has this slug", body = crate::openapi::ErrorResponse),
+    )
+)]
+pub(crate) async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Json<Value>, ApiError> {
     let row = load(&state, &slug).await?;
     Ok(Json(page_json(&row)?))
 }

@@ -46,7 +46,14 @@ pub struct LimitQuery {
 
 /// `GET /api/notices?limit=20` (public): published notices whose publish time has
 /// come, newest first.
-async fn list_public(State(state): State<AppState>, Query(query): Query<LimitQuery>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/notices",
+    tag = "site",
+    params(("limit" = Option<i64>, Query, description = "At most this many (1 to 100, default 20)")),
+    responses((status = 200, description = "`{notices: [{id, title, body, publish_at, publish_text}]}`, newest first", body = serde_json::Value))
+)]
+pub(crate) async fn list_public(State(state): State<AppState>, Query(query): Query<LimitQuery>) -> Result<Json<Value>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let sql = format!("SELECT {COLUMNS} FROM notices WHERE status = 'published' AND publish_at <= $1 ORDER BY publish_at DESC, id LIMIT $2");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.now_ms()).bind(limit).fetch_all(&state.engine.db.pool).await?;
@@ -56,7 +63,17 @@ async fn list_public(State(state): State<AppState>, Query(query): Query<LimitQue
 
 /// `GET /api/notices/{notice_id}` (public): one published notice; 404 for a draft, a
 /// withdrawn notice or one whose publish time has not come.
-async fn show_public(State(state): State<AppState>, Path(notice_id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/notices/{notice_id}",
+    tag = "site",
+    params(("notice_id" = String, Path, description = "The notice's id")),
+    responses(
+        (status = 200, description = "`{id, title, body, publish_at, publish_text}`; the body is plain text with blank lines between paragraphs", body = serde_json::Value),
+        (status = 404, description = "No published notice has this id", body = crate::openapi::ErrorResponse),
+    )
+)]
+pub(crate) async fn show_public(State(state): State<AppState>, Path(notice_id): Path<String>) -> Result<Json<Value>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM notices WHERE id = $1 AND status = 'published' AND publish_at <= $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&notice_id)

@@ -32,7 +32,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `GET /api/site/footer` (public): the stored values, `null` where the default applies.
-async fn footer(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/site/footer", tag = "site", responses((status = 200, description = "`{site_name, icp_filing, contact}`, `null` where the start-up default applies", body = serde_json::Value)))]
+pub(crate) async fn footer(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(Value::Object(stored(&state).await?)))
 }
 

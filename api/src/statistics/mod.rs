@@ -60,7 +60,22 @@ fn selection(state: &AppState, query: &StatisticsQuery) -> Result<Selection, Api
 
 /// `GET /api/statistics?year=2026&by=region|item|unit|year` (association staff): the
 /// figures per group, ordered by key, and the total.
-async fn show(State(state): State<AppState>, caller: Caller, Query(query): Query<StatisticsQuery>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/statistics",
+    tag = "regulator",
+    params(
+        ("year" = Option<i64>, Query, description = "The year, from 2000 to next year; the current Beijing year when absent. Ignored with `by=year`"),
+        ("by" = Option<String>, Query, description = "Grouping: `region` (default), `item`, `unit` or `year`"),
+    ),
+    responses(
+        (status = 200, description = "`{year, by, rows: [{key, label, unit_name, operators, enrollments, credits, cards, findings, findings_confirmed, findings_cleared, findings_open}], total}`", body = serde_json::Value),
+        (status = 400, description = "The year or grouping is invalid", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is not association staff", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn show(State(state): State<AppState>, caller: Caller, Query(query): Query<StatisticsQuery>) -> Result<Json<Value>, ApiError> {
     caller.require_staff()?;
     let selection = selection(&state, &query)?;
     let (groups, total) = query::figures(&state, selection.grouping, selection.year).await?;
@@ -78,7 +93,22 @@ async fn show(State(state): State<AppState>, caller: Caller, Query(query): Query
 
 /// `GET /api/statistics/export?year=2026&by=region` (association staff): the same
 /// figures as an xlsx workbook with zh-CN headers.
-async fn export(State(state): State<AppState>, caller: Caller, Query(query): Query<StatisticsQuery>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/statistics/export",
+    tag = "regulator",
+    params(
+        ("year" = Option<i64>, Query, description = "The year, from 2000 to next year; the current Beijing year when absent. Ignored with `by=year`"),
+        ("by" = Option<String>, Query, description = "Grouping: `region` (default), `item`, `unit` or `year`"),
+    ),
+    responses(
+        (status = 200, description = "xlsx workbook: title row, zh-CN headers, one row per group and the total", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, description = "The year or grouping is invalid", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is not association staff", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn export(State(state): State<AppState>, caller: Caller, Query(query): Query<StatisticsQuery>) -> Result<Response, ApiError> {
     caller.require_staff()?;
     let selection = selection(&state, &query)?;
     let (groups, total) = query::figures(&state, selection.grouping, selection.year).await?;
