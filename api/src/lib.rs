@@ -23,12 +23,14 @@ pub mod error;
 pub mod evidence_log;
 pub mod exams;
 pub mod extract;
+pub mod help_pages;
 pub mod handoff;
 pub mod idempotency;
 pub mod institution_registry;
 pub mod institutions;
 pub mod mask;
 pub mod metrics;
+pub mod notices;
 pub mod operator;
 pub mod openapi;
 pub mod past_records;
@@ -39,6 +41,9 @@ pub mod reviews;
 pub mod roster;
 pub mod sessions;
 pub mod staff_queues;
+pub mod site_settings;
+pub mod site_text;
+pub mod statistics;
 pub mod study;
 pub mod sync_ops;
 pub mod sync_status;
@@ -169,6 +174,11 @@ pub fn router(state: AppState) -> Router {
         .merge(sync_ops::router())
         .merge(training::router())
         .merge(openapi::router())
+        // Statistics and site content for association staff.
+        .merge(statistics::router())
+        .merge(notices::router())
+        .merge(help_pages::router())
+        .merge(site_settings::router())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::replay_or_record))
         .layer(middleware::from_fn(log_request))

@@ -3,7 +3,8 @@
 //!
 //! It covers every route a training institution or the regulator calls (hand-off
 //! verification, session reports, card verification) and the staff routes of the
-//! provincial sync. The other routes join it as their handlers gain annotations.
+//! provincial sync, the statistics and the public notices, help pages and footer. The
+//! other routes join it as their handlers gain annotations.
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -52,6 +53,13 @@ pub struct SessionAck {
         crate::staff_queues::queue_counts,
         crate::reviews::media::media,
         crate::verification_documents::document,
+        crate::statistics::show,
+        crate::statistics::export,
+        crate::notices::list_public,
+        crate::notices::show_public,
+        crate::help_pages::list,
+        crate::help_pages::show,
+        crate::site_settings::footer,
     ),
     components(schemas(ErrorResponse, SessionAck)),
     modifiers(&SecuritySchemes),
@@ -62,6 +70,7 @@ pub struct SessionAck {
         (name = "operator", description = "作业人员 / Operator routes"),
         (name = "ops", description = "运维 / Health probes"),
         (name = "staff", description = "协会工作人员 / Association staff routes"),
+        (name = "site", description = "通知公告、帮助与页脚 / Public notices, help pages and footer"),
     )
 )]
 pub struct ApiDoc;

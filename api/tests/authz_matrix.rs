@@ -154,6 +154,25 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/verifications/{verification_id}/decision", STAFF, Open),
     row("GET", "/api/verifications/{verification_id}/documents", STAFF, Open),
     row("GET", "/api/staff/queue-counts", STAFF, Open),
+    // Statistics, notices, help pages and footer settings.
+    row("GET", "/api/statistics", STAFF, Open),
+    row("GET", "/api/statistics/export", STAFF, Open),
+    row("GET", "/api/notices", ALL, Open),
+    row("GET", "/api/notices/{notice_id}", ALL, Open),
+    row("GET", "/api/site/notices", STAFF, Open),
+    row("POST", "/api/site/notices", STAFF, Open),
+    row("GET", "/api/site/notices/{notice_id}", STAFF, Open),
+    row("PUT", "/api/site/notices/{notice_id}", STAFF, Open),
+    row("POST", "/api/site/notices/{notice_id}/publish", STAFF, Open),
+    row("POST", "/api/site/notices/{notice_id}/withdraw", STAFF, Open),
+    row("GET", "/api/help", ALL, Open),
+    row("GET", "/api/help/{slug}", ALL, Open),
+    row("POST", "/api/site/help", STAFF, Open),
+    row("PUT", "/api/site/help/{slug}", STAFF, Open),
+    row("DELETE", "/api/site/help/{slug}", STAFF, Open),
+    row("GET", "/api/site/footer", ALL, Open),
+    row("GET", "/api/site/settings", ADMIN, Open),
+    row("PUT", "/api/site/settings", ADMIN, Open),
 ];
 
 /// Routes that joined the router together with the internal-training, web and metrics
@@ -452,6 +471,8 @@ impl World {
             .replace("{record_id}", "no-such-record")
             .replace("{verification_id}", "no-such-verification")
             .replace("{appeal_id}", "no-such-appeal")
+            .replace("{notice_id}", "no-such-notice")
+            .replace("{slug}", "no-such-page")
             .replace("{id}", "no-such-id")
     }
 }
@@ -514,6 +535,9 @@ fn sample_body(row: &Row, world: &World, who: Who) -> Payload {
             "item_code": "T", "course_code": "T-01", "type": "single", "stem": "x", "options": ["a", "b"], "answer": "A", "explanation": "x", "difficulty": 1,
         })),
         ("POST", "/api/bank/import") => Payload::Csv("x"),
+        ("POST", "/api/site/notices") | ("PUT", "/api/site/notices/{notice_id}") => Payload::Json(json!({ "title": "通知", "body": "正文" })),
+        ("POST", "/api/site/help") => Payload::Json(json!({ "slug": "matrix", "title": "帮助", "body": "正文" })),
+        ("PUT", "/api/site/help/{slug}") => Payload::Json(json!({ "title": "帮助", "body": "正文" })),
         ("GET", _) => Payload::Empty,
         _ => Payload::Json(json!({})),
     }

@@ -26,6 +26,13 @@ both_backends!(openapi_lists_institution_routes, |db: Db| async move {
         ("/api/sync/dead-letters/{incident_id}/replay", "post"),
         ("/api/sync/dead-letters/{incident_id}/skip", "post"),
         ("/api/operator/certificates", "get"),
+        ("/api/statistics", "get"),
+        ("/api/statistics/export", "get"),
+        ("/api/notices", "get"),
+        ("/api/notices/{notice_id}", "get"),
+        ("/api/help", "get"),
+        ("/api/help/{slug}", "get"),
+        ("/api/site/footer", "get"),
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} missing from {}", serde_json::to_string(paths).unwrap());
     }

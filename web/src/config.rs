@@ -1,4 +1,5 @@
-//! Settings of the pages: the site's name and footer.
+//! Settings of the pages: the site's name and footer. The association administrator
+//! can override each of them at `/staff/site`; these are the defaults.
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
@@ -20,5 +21,16 @@ impl WebConfig {
     pub fn from_env() -> WebConfig {
         let var = |name: &str| std::env::var(name).ok().map(|value| value.trim().to_string()).filter(|value| !value.is_empty());
         WebConfig { site_name: var("CERTFLOW_SITE_NAME"), icp_filing: var("CERTFLOW_ICP_FILING"), contact: var("CERTFLOW_SITE_CONTACT") }
+    }
+
+    /// Returns these settings with each value that `stored` (the body of
+    /// `GET /api/site/footer`) contains in place of the default.
+    pub fn overridden_by(&self, stored: &serde_json::Value) -> WebConfig {
+        let pick = |name: &str, default: &Option<String>| stored[name].as_str().map(str::to_string).or_else(|| default.clone());
+        WebConfig {
+            site_name: pick("site_name", &self.site_name),
+            icp_filing: pick("icp_filing", &self.icp_filing),
+            contact: pick("contact", &self.contact),
+        }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 pub use api::auth::{cookie_value, is_https, Role};
 
 use crate::backend::ApiProblem;
+use crate::config::WebConfig;
 use crate::csrf::CsrfToken;
 use crate::WebState;
 
@@ -30,6 +31,8 @@ pub struct PageContext {
     /// The request's path and query, for the language switch to come back to.
     pub path: String,
     pub headers: HeaderMap,
+    /// The footer: the start-up settings overridden by those staff stored.
+    pub site: WebConfig,
 }
 
 impl FromRequestParts<WebState> for PageContext {
@@ -45,7 +48,9 @@ impl FromRequestParts<WebState> for PageContext {
             }),
             None => None,
         };
+        let site = site_footer(state, locale_of(&parts.headers)).await;
         Ok(PageContext {
+            site,
             state: state.clone(),
             locale: locale_of(&parts.headers),
             session,
@@ -73,7 +78,7 @@ impl PageContext {
             "signed_in": self.role.is_some(),
             "menu": self.role.map(menu_of),
             "path": self.path,
-            "site": &*self.state.config,
+            "site": &self.site,
         });
         self.state.views.page(status, name, merge(layout, data))
     }
@@ -105,7 +110,19 @@ impl PageContext {
         if problem.status == StatusCode::UNAUTHORIZED {
             return redirect("/login");
         }
-        self.state.views.error_page(self.locale, &self.state.config, problem.status, &problem.message)
+        self.state.views.error_page(self.locale, &self.site, problem.status, &problem.message)
+    }
+}
+
+/// Returns the footer settings: those stored through `/staff/site`, else the start-up
+/// ones. When the API call fails, the start-up settings are shown and the error logged.
+pub async fn site_footer(state: &WebState, locale: Locale) -> WebConfig {
+    match state.backend.get("/api/site/footer", None, locale).await {
+        Ok(stored) => state.config.overridden_by(&stored),
+        Err(problem) => {
+            tracing::warn!(code = %problem.code, "footer settings unavailable; showing the start-up ones");
+            (*state.config).clone()
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::context::{cookie_value, is_https, locale_of};
+use crate::context::{cookie_value, is_https, locale_of, site_footer};
 use crate::WebState;
 
 pub const CSRF_COOKIE: &str = "certflow_csrf";
@@ -45,9 +45,9 @@ pub async fn protect(State(state): State<WebState>, request: Request, next: Next
             Ok((request, Some(presented))) if !fresh && constant_time_eq(presented.as_bytes(), token.as_bytes()) => request,
             Ok((request, _)) => {
                 tracing::warn!(path = %request.uri().path(), "form rejected: CSRF token missing or wrong");
-                return rejected(&state, request.headers(), StatusCode::FORBIDDEN, "web.csrf_rejected");
+                return rejected(&state, request.headers(), StatusCode::FORBIDDEN, "web.csrf_rejected").await;
             }
-            Err(headers) => return rejected(&state, &headers, StatusCode::PAYLOAD_TOO_LARGE, "request.too_large"),
+            Err(headers) => return rejected(&state, &headers, StatusCode::PAYLOAD_TOO_LARGE, "request.too_large").await,
         }
     } else {
         request
@@ -129,10 +129,11 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 }
 
 /// Renders the error page for a rejected request.
-fn rejected(state: &WebState, headers: &HeaderMap, status: StatusCode, code: &str) -> Response {
+async fn rejected(state: &WebState, headers: &HeaderMap, status: StatusCode, code: &str) -> Response {
     let locale = locale_of(headers);
     let message = domain::messages::text(locale, code, &[("max", &MAX_FORM_BYTES.to_string())]);
-    state.views.error_page(locale, &state.config, status, &message)
+    let footer = site_footer(state, locale).await;
+    state.views.error_page(locale, &footer, status, &message)
 }
 
 #[cfg(test)]

@@ -25,6 +25,13 @@ impl FormErrors {
         errors
     }
 
+    /// Places `message` beside `field`, for a check the page makes before calling the API.
+    pub fn for_field(field: &str, message: String) -> FormErrors {
+        let mut errors = FormErrors::default();
+        errors.fields.insert(field.to_string(), Value::String(message));
+        errors
+    }
+
     /// Describes the errors for a template: `{fields: {name: message}, general}`.
     pub fn to_json(&self) -> Value {
         json!({ "fields": self.fields, "general": self.general })

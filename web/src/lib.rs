@@ -25,6 +25,7 @@ pub mod context;
 pub mod csrf;
 pub mod forms;
 pub mod pages;
+pub mod plain_text;
 pub mod views;
 
 use std::sync::Arc;

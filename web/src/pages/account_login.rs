@@ -24,7 +24,9 @@ pub fn router() -> Router<WebState> {
 
 /// `GET /login/account`.
 async fn show(context: PageContext) -> Response {
-    context.render("account_login", page_data("", &FormErrors::default(), false))
+    let mut data = page_data("", &FormErrors::default(), false);
+    data["latest_notices"] = super::notices::latest(&context).await;
+    context.render("account_login", data)
 }
 
 fn page_data(login: &str, errors: &FormErrors, institution_rejected: bool) -> Value {

@@ -33,7 +33,9 @@ async fn root(context: PageContext) -> Response {
 
 /// `GET /login`.
 async fn show(context: PageContext) -> Response {
-    context.render("login", login_data("", false, &FormErrors::default()))
+    let mut data = login_data("", false, &FormErrors::default());
+    data["latest_notices"] = super::notices::latest(&context).await;
+    context.render("login", data)
 }
 
 fn login_data(mobile: &str, code_sent: bool, errors: &FormErrors) -> Value {

@@ -4,9 +4,11 @@ pub mod account_login;
 pub mod credits;
 pub mod enroll;
 pub mod exam;
+pub mod help;
 pub mod home;
 pub mod language;
 pub mod login;
+pub mod notices;
 pub mod profile;
 pub mod staff;
 pub mod study;
@@ -26,5 +28,8 @@ pub fn router() -> Router<WebState> {
         .merge(study::router())
         .merge(exam::router())
         .merge(credits::router())
+        // Public notices and help pages, and the staff pages.
+        .merge(notices::router())
+        .merge(help::router())
         .merge(staff::router())
 }

@@ -31,6 +31,15 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a Chromium session.
     pub async fn start() -> Browser {
+        Browser::start_with(None).await
+    }
+
+    /// Starts a session that saves downloads into `folder` without asking.
+    pub async fn start_downloading_to(folder: &Path) -> Browser {
+        Browser::start_with(Some(folder)).await
+    }
+
+    async fn start_with(downloads: Option<&Path>) -> Browser {
         assert!(Path::new(CHROMEDRIVER).exists(), "{CHROMEDRIVER} is missing: install Debian's chromium-driver (scripts/test does)");
         assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing: install Debian's chromium (scripts/test does)");
         let port = free_port();
@@ -61,9 +70,14 @@ impl Browser {
         .map(|arg| arg.to_string())
         .chain([format!("--user-data-dir={}", profile.path.display())])
         .collect::<Vec<_>>();
+        let mut prefs = json!({ "intl.accept_languages": "zh-CN" });
+        if let Some(folder) = downloads {
+            prefs["download.default_directory"] = json!(folder.display().to_string());
+            prefs["download.prompt_for_download"] = json!(false);
+        }
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args, "prefs": { "intl.accept_languages": "zh-CN" } },
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args, "prefs": prefs },
         });
         let capabilities = capabilities.as_object().unwrap().clone();
 

@@ -9,6 +9,12 @@ pub mod dashboard;
 pub mod reviews;
 pub mod verifications;
 
+// Statistics, notices, help pages and footer settings.
+pub mod help;
+pub mod notices;
+pub mod site;
+pub mod statistics;
+
 // Institutions, incidents, provincial sync and definitions.
 pub mod definition_edit;
 pub mod definitions;
@@ -36,6 +42,11 @@ pub fn router() -> Router<WebState> {
         .merge(appeals::router())
         .merge(verifications::router())
         .merge(bank::router())
+        // Statistics, notices, help pages and footer settings.
+        .merge(statistics::router())
+        .merge(notices::router())
+        .merge(help::router())
+        .merge(site::router())
         // Institutions, incidents, provincial sync and definitions.
         .merge(institutions::router())
         .merge(incidents::router())
