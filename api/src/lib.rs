@@ -41,6 +41,7 @@ pub mod sync_ops;
 pub mod training;
 pub mod unit_change;
 pub mod unit_search;
+pub mod unit_staff;
 pub mod units;
 pub mod verifications;
 pub mod workflow;
@@ -139,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reviews::router())
         .merge(archives::router())
         .merge(unit_change::router())
+        .merge(unit_staff::router())
         .merge(appeals::router())
         .merge(verifications::router())
         .merge(past_records::router())

@@ -65,6 +65,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("review.yaml", include_str!("../../definitions/messages/review.yaml")),
     ("web.yaml", include_str!("../../definitions/messages/web.yaml")),
     ("training.yaml", include_str!("../../definitions/messages/training.yaml")),
+    ("unit_staff.yaml", include_str!("../../definitions/messages/unit_staff.yaml")),
 ];
 
 /// All message texts by code.
