@@ -184,7 +184,7 @@ pub(super) async fn list(State(state): State<AppState>, caller: Caller, Path(uni
         "page": page,
         "page_size": PAGE_SIZE,
         "total": total,
-        "pages": (total + PAGE_SIZE - 1) / PAGE_SIZE,
+        "pages": ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
         "staff_count": counts.staff,
         "counts": counts.to_json(),
         "items": items,

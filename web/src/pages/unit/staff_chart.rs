@@ -1,25 +1,29 @@
-//! The progress chart of the staff list: one horizontal bar per state, drawn on the
-//! server as inline SVG so that it needs no script. The chart carries a `<title>` and
-//! `<desc>` as its text alternative, and the page lists the same counts as text.
+//! The progress chart of the staff list: one horizontal bar per state that has any
+//! operators, drawn on the server as inline SVG so that it needs no script. The chart
+//! carries a `<title>` and `<desc>` as its text alternative, and the page lists every
+//! state's count as text beside it.
 
 use domain::messages::{self, Locale};
 use handlebars::html_escape;
 use serde_json::Value;
 
 /// Width of the drawing in SVG units; the page scales it to the column.
-const WIDTH: u32 = 640;
+const WIDTH: u32 = 400;
 /// Height of one bar's line in SVG units.
 const LINE: u32 = 28;
 /// Width of the label column in SVG units.
-const LABEL_WIDTH: u32 = 150;
+const LABEL_WIDTH: u32 = 110;
 
-/// Returns the chart of `counts` (the API's `[{state, label, count}]`) as an `<svg>`
-/// element, or an empty string when there are no counts.
+/// Returns the chart of the non-zero `counts` (the API's `[{state, label, count}]`) as
+/// an `<svg>` element, or an empty string when every count is zero.
 pub fn svg(counts: &Value, locale: Locale) -> String {
-    let Some(counts) = counts.as_array().filter(|counts| !counts.is_empty()) else { return String::new() };
+    let counts: Vec<&Value> = counts.as_array().into_iter().flatten().filter(|count| count["count"].as_i64().unwrap_or(0) > 0).collect();
+    if counts.is_empty() {
+        return String::new();
+    }
     let max = counts.iter().filter_map(|count| count["count"].as_i64()).max().unwrap_or(0).max(1);
     let height = LINE * counts.len() as u32 + 8;
-    let bar_room = WIDTH - LABEL_WIDTH - 60;
+    let bar_room = WIDTH - LABEL_WIDTH - 50;
 
     let title = html_escape(&messages::text(locale, "web.unit.chart_title", &[]));
     let description: Vec<String> = counts.iter().map(|count| format!("{} {}", text_of(&count["label"]), count["count"].as_i64().unwrap_or(0))).collect();
@@ -62,16 +66,21 @@ mod tests {
 
     #[test]
     fn chart_has_a_bar_and_text_per_state() {
-        let counts = json!([{ "state": "not_enrolled", "label": "未报名", "count": 2 }, { "state": "enrolled", "label": "已报名<b>", "count": 4 }]);
+        let counts = json!([
+            { "state": "not_enrolled", "label": "未报名", "count": 2 },
+            { "state": "enrolled", "label": "已报名<b>", "count": 4 },
+            { "state": "studying", "label": "学习中", "count": 0 },
+        ]);
         let svg = svg(&counts, Locale::ZhCn);
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains("<desc id=\"chart-desc\">未报名 2，已报名&lt;b&gt; 4</desc>"), "{svg}");
-        assert!(svg.contains("width=\"430\""), "the largest count fills the bar room: {svg}");
+        assert!(svg.contains("width=\"240\""), "the largest count fills the bar room: {svg}");
         assert!(!svg.contains("<b>"), "labels are escaped: {svg}");
     }
 
     #[test]
     fn chart_is_empty_without_counts() {
         assert_eq!(svg(&json!([]), Locale::ZhCn), "");
+        assert_eq!(svg(&json!([{ "state": "enrolled", "label": "已报名", "count": 0 }]), Locale::ZhCn), "");
     }
 }
