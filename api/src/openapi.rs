@@ -47,6 +47,11 @@ pub struct SessionAck {
         crate::ops::healthz,
         crate::ops::readyz,
         crate::metrics::scrape,
+        crate::unit_staff::list::list,
+        crate::unit_staff::export::export,
+        crate::unit_staff::bulk_enroll::enroll,
+        crate::unit_staff::remind::remind,
+        crate::unit_staff::cards_zip::download,
     ),
     components(schemas(ErrorResponse, SessionAck)),
     modifiers(&SecuritySchemes),
@@ -56,6 +61,7 @@ pub struct SessionAck {
         (name = "sync", description = "省平台同步运维 / Provincial sync operations for association staff"),
         (name = "operator", description = "作业人员 / Operator routes"),
         (name = "ops", description = "运维 / Health probes"),
+        (name = "unit", description = "单位管理员 / Unit admin routes"),
     )
 )]
 pub struct ApiDoc;

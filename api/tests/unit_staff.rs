@@ -116,7 +116,7 @@ both_backends!(staff_list_shows_current_members, |db: Db| async move {
     assert_eq!(enrollment["item_code"], "T");
     assert_eq!(enrollment["credits"], 0);
     assert_eq!(enrollment["required_credits"], 20);
-    assert_eq!(enrollment["deadline"], "年度学分截止 2026-12-31 23:59:59");
+    assert_eq!(enrollment["deadline"], "年度学分截止 2026-12-31 23:00:00");
     assert_eq!(enrolled["mobile"], "138****1001");
     assert!(!text.contains(MOBILE_ENROLLED), "full mobile in {text}");
     assert!(!text.contains(&id_number("43010219800101301")), "full ID number in {text}");

@@ -14,7 +14,7 @@ use crate::extract::Json;
 use crate::AppState;
 
 #[derive(Deserialize)]
-pub(super) struct BulkEnrollRequest {
+pub(crate) struct BulkEnrollRequest {
     year: i32,
     item_code: String,
     #[serde(flatten)]
@@ -26,7 +26,23 @@ pub(super) struct BulkEnrollRequest {
 /// given: `enrolled`, `already_enrolled`, or `refused` with the code and zh-CN message
 /// of the rule that refused it. An id that is not an operator of the unit now is
 /// refused with `unit_staff.not_in_unit`. Errors of the database fail the request.
-pub(super) async fn enroll(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Json(request): Json<BulkEnrollRequest>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/units/{unit_id}/staff/enroll",
+    tag = "unit",
+    params(
+        ("unit_id" = String, Path, description = "单位编号 / unit id"),
+    ),
+    request_body = serde_json::Value,
+    responses(
+        (status = 200, description = "One result per operator: enrolled, already_enrolled or refused with the reason", body = serde_json::Value),
+        (status = 400, description = "No operator or too many selected", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is neither the unit's admin nor association staff", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "No unit has this id", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn enroll(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Json(request): Json<BulkEnrollRequest>) -> Result<Json<Value>, ApiError> {
     authorized_unit(&state, &caller, &unit_id).await?;
     let ids = request.selection.distinct_ids()?;
     let members = current_members(&state, &unit_id, &ids).await?;

@@ -28,7 +28,7 @@ use crate::AppState;
 pub const REVOKED_LIST: &str = "revoked.txt";
 
 #[derive(Deserialize)]
-pub(super) struct CardsQuery {
+pub(crate) struct CardsQuery {
     year: Option<i32>,
 }
 
@@ -38,7 +38,22 @@ pub(super) struct CardsQuery {
 /// current Beijing year by default.
 // NOTE: cards are rendered one after another into memory, tens of milliseconds each,
 // so a unit with thousands of cards waits minutes for one large response.
-pub(super) async fn download(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(unit_id): Path<String>, Query(query): Query<CardsQuery>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/units/{unit_id}/staff/cards",
+    tag = "unit",
+    params(
+        ("unit_id" = String, Path, description = "单位编号 / unit id"),
+        ("year" = Option<i32>, Query, description = "年度，默认北京时间当年 / year, the current Beijing year by default"),
+    ),
+    responses(
+        (status = 200, description = "Zip of the valid card PDFs with revoked.txt", content_type = "application/zip", body = Vec<u8>),
+        (status = 403, description = "Caller is neither the unit's admin nor association staff", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "No unit has this id", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn download(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(unit_id): Path<String>, Query(query): Query<CardsQuery>) -> Result<Response, ApiError> {
     authorized_unit(&state, &caller, &unit_id).await?;
     let year = query.year.unwrap_or(state.today().year());
 

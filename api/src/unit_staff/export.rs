@@ -33,7 +33,25 @@ const HEADERS: [&str; 9] = [
 
 /// `GET /api/units/{unit_id}/staff/export?year=&state=&item=` (the unit's admin, or
 /// association staff): every operator matching the filter, as `staff-{year}.xlsx`.
-pub(super) async fn export(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Query(query): Query<StaffQuery>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/units/{unit_id}/staff/export",
+    tag = "unit",
+    params(
+        ("unit_id" = String, Path, description = "单位编号 / unit id"),
+        ("year" = Option<i32>, Query, description = "年度，默认北京时间当年 / year, the current Beijing year by default"),
+        ("state" = Option<String>, Query, description = "状态编号或 not_enrolled / state id or not_enrolled"),
+        ("item" = Option<String>, Query, description = "作业项目代号 / operation item code"),
+    ),
+    responses(
+        (status = 200, description = "The filtered list as an xlsx workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 400, description = "Invalid year, state or item", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is neither the unit's admin nor association staff", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "No unit has this id", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn export(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Query(query): Query<StaffQuery>) -> Result<Response, ApiError> {
     let unit = authorized_unit(&state, &caller, &unit_id).await?;
     let filter = StaffFilter::from_query(&state, &query)?;
     let rows = load_rows(&state, &unit_id, &filter, None).await?;

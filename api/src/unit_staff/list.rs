@@ -40,7 +40,7 @@ pub struct StaffQuery {
 
 /// A checked filter of the list: the year, a state id or [`NOT_ENROLLED`] or empty
 /// for any, and an item code or empty for any.
-pub(super) struct StaffFilter {
+pub(crate) struct StaffFilter {
     pub year: i32,
     pub state: String,
     pub item: String,
@@ -55,24 +55,24 @@ impl StaffFilter {
             return Err(ApiError::invalid("unit_staff.year_invalid").field("year").arg("year", year).arg("first", FIRST_YEAR).arg("last", this_year + 1));
         }
 
-        let wanted_state = query.state.as_deref().map(str::trim).unwrap_or_default().to_string();
+        let requested_state = query.state.as_deref().map(str::trim).unwrap_or_default().to_string();
         let known_states = annual_states(state);
-        if !wanted_state.is_empty() && wanted_state != NOT_ENROLLED && !known_states.iter().any(|(id, _)| *id == wanted_state) {
+        if !requested_state.is_empty() && requested_state != NOT_ENROLLED && !known_states.iter().any(|(id, _)| *id == requested_state) {
             let labels = known_states.iter().map(|(id, label)| format!("{id}（{label}）")).collect::<Vec<_>>().join("、");
-            return Err(ApiError::invalid("unit_staff.state_invalid").field("state").arg("state", &wanted_state).arg("states", format!("{NOT_ENROLLED}、{labels}")));
+            return Err(ApiError::invalid("unit_staff.state_invalid").field("state").arg("state", &requested_state).arg("states", format!("{NOT_ENROLLED}、{labels}")));
         }
 
-        let wanted_item = query.item.as_deref().map(str::trim).unwrap_or_default();
-        let item = if wanted_item.is_empty() {
+        let requested_item = query.item.as_deref().map(str::trim).unwrap_or_default();
+        let item = if requested_item.is_empty() {
             String::new()
         } else {
             state
                 .catalogue
-                .item(wanted_item)
+                .item(requested_item)
                 .and_then(|item| item.code.clone())
-                .ok_or_else(|| ApiError::invalid("unit_staff.item_invalid").field("item").arg("item", wanted_item))?
+                .ok_or_else(|| ApiError::invalid("unit_staff.item_invalid").field("item").arg("item", requested_item))?
         };
-        Ok(StaffFilter { year, state: wanted_state, item })
+        Ok(StaffFilter { year, state: requested_state, item })
     }
 
     /// Returns the `WHERE` condition on `operators o` (unit `$1`, year `$2`, item `$3`,
@@ -88,7 +88,7 @@ impl StaffFilter {
     }
 }
 
-/// The states of the published `annual_ce` definition as (id, zh-CN label), in
+/// Returns the states of the published `annual_ce` definition as (id, zh-CN label), in
 /// definition order.
 pub(super) fn annual_states(state: &AppState) -> Vec<(String, String)> {
     state
@@ -100,7 +100,7 @@ pub(super) fn annual_states(state: &AppState) -> Vec<(String, String)> {
 }
 
 /// One operator of the list with the enrollments of the year.
-pub(super) struct StaffRow {
+pub(crate) struct StaffRow {
     pub operator_id: String,
     pub name: String,
     pub mobile_masked: String,
@@ -109,7 +109,7 @@ pub(super) struct StaffRow {
     pub enrollments: Vec<StaffEnrollment>,
 }
 
-pub(super) struct StaffEnrollment {
+pub(crate) struct StaffEnrollment {
     pub enrollment_id: String,
     pub item_code: String,
     pub item_name: String,
@@ -155,7 +155,26 @@ impl StaffRow {
 /// `GET /api/units/{unit_id}/staff?year=&state=&item=&page=` (the unit's admin, or
 /// association staff): one page of [`PAGE_SIZE`] operators ordered by name, the
 /// number matching the filter, and counts by state of the year's enrollments.
-pub(super) async fn list(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Query(query): Query<StaffQuery>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/units/{unit_id}/staff",
+    tag = "unit",
+    params(
+        ("unit_id" = String, Path, description = "单位编号 / unit id"),
+        ("year" = Option<i32>, Query, description = "年度，默认北京时间当年 / year, the current Beijing year by default"),
+        ("state" = Option<String>, Query, description = "状态编号或 not_enrolled / state id or not_enrolled"),
+        ("item" = Option<String>, Query, description = "作业项目代号 / operation item code"),
+        ("page" = Option<i64>, Query, description = "页码，从 1 开始 / page, from 1"),
+    ),
+    responses(
+        (status = 200, description = "One page of operators with their enrollments, the number matching, and counts by state", body = serde_json::Value),
+        (status = 400, description = "Invalid year, state, item or page", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is neither the unit's admin nor association staff", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "No unit has this id", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Query(query): Query<StaffQuery>) -> Result<Json<Value>, ApiError> {
     let unit = authorized_unit(&state, &caller, &unit_id).await?;
     let filter = StaffFilter::from_query(&state, &query)?;
     let page = query.page.unwrap_or(1);
@@ -320,15 +339,17 @@ fn staff_enrollment(state: &AppState, record: &sqlx::any::AnyRow, year_end: i64)
     })
 }
 
-/// Returns 23:59:59 on 31 December of `year`, Beijing time, in unix milliseconds: the
-/// last moment credits of that year count.
+/// Returns 23:00 on 31 December of `year`, Beijing time, in unix milliseconds: when
+/// the `annual_ce` timer `at: "12-31 23:00"` closes the year and credits stop counting.
+// NOTE: the hour is copied from definitions/pipelines/annual_ce.yaml; a definition
+// that moves that timer needs this constant moved too.
 fn year_end_ms(year: i32) -> i64 {
-    let last_second = NaiveDate::from_ymd_opt(year, 12, 31).and_then(|date| date.and_hms_opt(23, 59, 59)).expect("31 December exists");
-    Shanghai.from_local_datetime(&last_second).single().expect("Beijing has no daylight saving").timestamp_millis()
+    let closing = NaiveDate::from_ymd_opt(year, 12, 31).and_then(|date| date.and_hms_opt(23, 0, 0)).expect("31 December exists");
+    Shanghai.from_local_datetime(&closing).single().expect("Beijing has no daylight saving").timestamp_millis()
 }
 
 /// The unit's operators and their enrollments of the year counted by state.
-pub(super) struct StateCounts {
+pub(crate) struct StateCounts {
     pub staff: i64,
     pub not_enrolled: i64,
     /// (state id, zh-CN label, enrollments) in definition order, states with none included.

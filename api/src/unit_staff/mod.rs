@@ -1,6 +1,7 @@
 //! The unit admin's (单位管理员) view of the unit's operators for one year: the staff
-//! list with counts by state, its xlsx export, and bulk actions on selected operators
-//! (enrollment on their behalf, reminders, and the year's valid cards as one zip).
+//! list with counts by state, and its xlsx export. Bulk actions act on selected
+//! operators: enrollment on their behalf and reminders. The year's valid cards of the
+//! unit download as one zip.
 //!
 //! Only operators who belong to the unit now are listed or acted on. Their enrollments,
 //! credits and cards of the year are shown whichever period they were earned in, as the
@@ -9,11 +10,11 @@
 //! done for an earlier unit stays with that unit. The unit's admin and association
 //! staff may call these routes.
 
-mod bulk_enroll;
-mod cards_zip;
-mod export;
-mod list;
-mod remind;
+pub(crate) mod bulk_enroll;
+pub(crate) mod cards_zip;
+pub(crate) mod export;
+pub(crate) mod list;
+pub(crate) mod remind;
 
 use std::collections::HashMap;
 
@@ -59,7 +60,7 @@ pub async fn session_unit(state: &AppState, token: &str) -> Result<Option<String
 /// association staff: 403 for anyone else, 404 for an unknown unit.
 async fn authorized_unit(state: &AppState, caller: &Caller, unit_id: &str) -> Result<UnitRecord, ApiError> {
     if !caller.is_admin_of_unit(unit_id) && !caller.role.is_staff() {
-        tracing::warn!(role = caller.role.as_str(), unit = %unit_id, "staff list of another unit refused");
+        tracing::warn!(role = caller.role.as_str(), unit = %unit_id, "unit staff route rejected for a caller outside the unit");
         return Err(ApiError::forbidden("auth.forbidden"));
     }
     find_unit(state, unit_id).await?.ok_or_else(|| ApiError::not_found("units.not_found"))

@@ -4,8 +4,8 @@
 //! Each reminder is a `unit_reminder` instance per operator, unit, year and Beijing
 //! date, whose on-enter `notify` action the workers send. The notification system's
 //! delivery keys, quiet hours (no SMS 21:00–08:00 Beijing time) and per-recipient
-//! hourly limits therefore apply, and a second request on the same day starts nothing,
-//! so an operator gets at most one reminder from a unit per year and day.
+//! hourly limits therefore apply. A second request on the same day starts nothing, so
+//! an operator gets at most one reminder from a unit per year and day.
 
 use axum::extract::{Path, State};
 use chrono::Datelike;
@@ -23,7 +23,7 @@ use crate::AppState;
 pub const UNIT_REMINDER: &str = "unit_reminder";
 
 #[derive(Deserialize)]
-pub(super) struct RemindRequest {
+pub(crate) struct RemindRequest {
     year: Option<i32>,
     #[serde(flatten)]
     selection: Selection,
@@ -33,7 +33,23 @@ pub(super) struct RemindRequest {
 /// association staff): one result per distinct operator id: `queued` (the workers send
 /// it, held through quiet hours), `already_reminded` today, or `refused` for an id that
 /// is not an operator of the unit now. The year is the current Beijing year by default.
-pub(super) async fn remind(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Json(request): Json<RemindRequest>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/api/units/{unit_id}/staff/remind",
+    tag = "unit",
+    params(
+        ("unit_id" = String, Path, description = "单位编号 / unit id"),
+    ),
+    request_body = serde_json::Value,
+    responses(
+        (status = 200, description = "One result per operator: queued, already_reminded or refused", body = serde_json::Value),
+        (status = 400, description = "No operator or too many selected, or an invalid year", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is neither the unit's admin nor association staff", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "No unit has this id", body = crate::openapi::ErrorResponse),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn remind(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Json(request): Json<RemindRequest>) -> Result<Json<Value>, ApiError> {
     authorized_unit(&state, &caller, &unit_id).await?;
     let ids = request.selection.distinct_ids()?;
     let today = state.today();
