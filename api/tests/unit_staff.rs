@@ -5,6 +5,7 @@
 mod common;
 
 use std::io::{Cursor, Read};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -14,6 +15,8 @@ use common::{TestApp, app, id_number, march_5_10am_beijing, uscc};
 use serde_json::{Value, json};
 use workflows::both_backends;
 use workflows::db::Db;
+use workers::actions::run_action_job;
+use workers::queues::ActionJob;
 
 /// Unit A with four operators and unit B with one:
 /// - `enrolled`: complete info, enrolled for T in 2026;
@@ -366,4 +369,27 @@ both_backends!(card_zip_leaves_out_revoked, |db: Db| async move {
 
     let refused = app.get(&format!("/api/units/{}/staff/cards?year=2026", staff.unit_a), Some(&staff.admin_b)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+});
+
+both_backends!(reminder_delivered_by_notify_worker, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let staff = staff(&app).await;
+    let reply = app.post(&format!("/api/units/{}/staff/remind", staff.unit_a), Some(&staff.admin_a), json!({ "operator_ids": [&staff.member] })).await;
+    assert_eq!(reply.body["queued"], 1, "{:?}", reply.body);
+
+    // The notify worker sends the reminder's SMS and email to file outboxes.
+    let outbox = workflows::testing::TempDir::new();
+    let services = Arc::new(app.file_outbox_services(&outbox.path));
+    let reminder: String = sqlx::query_scalar("SELECT id FROM wf_instances WHERE definition_id = 'unit_reminder'").fetch_one(&app.db.pool).await.unwrap();
+    let entries = app.state.engine.claim_due_actions(&["notify"], 50).await.unwrap();
+    let entry = entries.into_iter().find(|entry| entry.instance_id == reminder).expect("the reminder's notify action is due");
+    let job = ActionJob { outbox_id: entry.id.clone(), attempt: entry.attempt(), key: entry.job_key() };
+    run_action_job(job, apalis::prelude::Data(services.clone())).await.unwrap();
+
+    let sms = std::fs::read_to_string(outbox.path.join("sms").join("sms-outbox.jsonl")).unwrap();
+    assert_eq!(sms.lines().count(), 1, "{sms}");
+    assert!(sms.contains("甲电梯公司提醒：李四"), "{sms}");
+    assert!(sms.contains("2026年度"), "{sms}");
+    let deliveries = app.count("SELECT COUNT(*) FROM deliveries WHERE template = $1", "unit_reminder").await;
+    assert_eq!(deliveries, 1, "the operator gave no email address, so only the SMS is recorded");
 });
