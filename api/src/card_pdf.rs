@@ -19,6 +19,7 @@ use axum::Router;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use workers::pdf::{Block, DocumentInfo, PdfFont};
 use workflows::clock::{beijing_date, from_millis};
 use workflows::db::is_unique_violation;
@@ -97,16 +98,18 @@ pub(crate) fn pdf_font(unavailable_code: &'static str) -> Result<&'static PdfFon
     }
 }
 
+/// The columns [`render_card`] reads, from `cards c JOIN operators o`.
+pub(crate) const CARD_COLUMNS: &str = "c.card_no, c.enrollment_id, c.year, c.item_code, c.unit_name, c.credits, c.issued_at, c.revoked_at, o.name, o.id_number";
+
 /// `GET /api/cards/{card_no}/pdf` (operator, own card): the card as a PDF. A revoked
 /// card is refused with 409.
 async fn download(State(state): State<AppState>, headers: HeaderMap, Path(card_no): Path<String>, caller: Caller) -> Result<Response, ApiError> {
     let operator_id = caller.operator_id()?;
 
-    // Step 1: the caller's own card, still valid.
-    let row = sqlx::query(
-        "SELECT c.card_no, c.enrollment_id, c.year, c.item_code, c.unit_name, c.credits, c.issued_at, c.revoked_at, o.name, o.id_number
-         FROM cards c JOIN operators o ON o.id = c.operator_id WHERE c.card_no = $1 AND c.operator_id = $2",
-    )
+    // The caller's own card, still valid.
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CARD_COLUMNS} FROM cards c JOIN operators o ON o.id = c.operator_id WHERE c.card_no = $1 AND c.operator_id = $2"
+    )))
     .bind(card_no.trim())
     .bind(operator_id)
     .fetch_optional(&state.engine.db.pool)
@@ -116,18 +119,30 @@ async fn download(State(state): State<AppState>, headers: HeaderMap, Path(card_n
         return Err(ApiError::conflict("card.revoked_no_download").arg("card_no", &card_no));
     }
     let card_no: String = row.try_get("card_no")?;
+    let pdf = render_card(&state, &public_base(&headers), &row).await?;
+    tracing::info!(card = %card_no, operator = %operator_id, bytes = pdf.len(), "credit card PDF rendered");
+
+    let disposition = format!("attachment; filename=\"credit-card-{card_no}.pdf\"");
+    Ok(([(CONTENT_TYPE, "application/pdf".to_string()), (CONTENT_DISPOSITION, disposition)], pdf).into_response())
+}
+
+/// Renders the card of `row` (selected with [`CARD_COLUMNS`]) as a PDF whose QR code
+/// links to the check page under `base_url`. The caller has checked that the card is
+/// not revoked.
+pub(crate) async fn render_card(state: &AppState, base_url: &str, row: &AnyRow) -> Result<Vec<u8>, ApiError> {
+    let card_no: String = row.try_get("card_no")?;
     let year: i64 = row.try_get("year")?;
     let item_code: String = row.try_get("item_code")?;
     let credits: i64 = row.try_get("credits")?;
     let issued_on = beijing_date(from_millis(row.try_get("issued_at")?)).to_string();
     let item_name = state.catalogue.item(&item_code).map(|item| item.name.clone()).unwrap_or_default();
 
-    // Step 2: the signed verification link.
-    let key = signing_key(&state).await?;
+    // Step 1: the signed verification link.
+    let key = signing_key(state).await?;
     let signature = sign(&key, &SignedFields { card_no: &card_no, year, item_code: &item_code, credits, issued_on: &issued_on });
-    let link = format!("{}/verify/{card_no}?s={signature}", public_base(&headers));
+    let link = format!("{base_url}/verify/{card_no}?s={signature}");
 
-    // Step 3: the credited courses.
+    // Step 2: the credited courses.
     let courses = sqlx::query("SELECT course_code, awarded_at FROM credits WHERE enrollment_id = $1 AND withdrawn_at IS NULL ORDER BY course_code")
         .bind(row.try_get::<String, _>("enrollment_id")?)
         .fetch_all(&state.engine.db.pool)
@@ -139,7 +154,7 @@ async fn download(State(state): State<AppState>, headers: HeaderMap, Path(card_n
         rows.push(vec![code, title, beijing_date(from_millis(course.try_get("awarded_at")?)).to_string()]);
     }
 
-    // Step 4: lay out and render off the async threads, since shaping and subsetting
+    // Step 3: lay out and render off the async threads, since shaping and subsetting
     // the font take tens of milliseconds.
     let holder = row.try_get::<Option<String>, _>("name")?.unwrap_or_default();
     let id_masked = row.try_get::<Option<String>, _>("id_number")?.as_deref().map(mask::id_number).unwrap_or_default();
@@ -165,8 +180,5 @@ async fn download(State(state): State<AppState>, headers: HeaderMap, Path(card_n
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    tracing::info!(card = %card_no, operator = %operator_id, bytes = pdf.len(), "credit card PDF rendered");
-
-    let disposition = format!("attachment; filename=\"credit-card-{card_no}.pdf\"");
-    Ok(([(CONTENT_TYPE, "application/pdf".to_string()), (CONTENT_DISPOSITION, disposition)], pdf).into_response())
+    Ok(pdf)
 }

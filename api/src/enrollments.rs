@@ -96,7 +96,23 @@ struct EnrollRequest {
 /// enrollment when it already exists.
 async fn enroll(State(state): State<AppState>, caller: Caller, Json(request): Json<EnrollRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let operator_id = caller.operator_id()?;
-    let operator = load_operator(&state, operator_id).await?;
+    let enrolled = enroll_operator(&state, operator_id, request.year, &request.item_code).await?;
+    let status = if enrolled.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(enrollment_json(&state, &enrolled.enrollment).await?)))
+}
+
+/// The result of [`enroll_operator`]: the enrollment and whether this call created it.
+pub struct Enrolled {
+    pub enrollment: EnrollmentRecord,
+    pub created: bool,
+}
+
+/// Enrolls operator `operator_id` for `year` and `item_code` under the rules of an
+/// operator's own enrollment: complete info, a trial item, the current or next Beijing
+/// year, and courses published for that year. An existing enrollment is returned with
+/// `created: false`. Unit admins enrolling their staff call this too.
+pub async fn enroll_operator(state: &AppState, operator_id: &str, year: i32, item_code: &str) -> Result<Enrolled, ApiError> {
+    let operator = load_operator(state, operator_id).await?;
     if operator.status != "complete" {
         return Err(ApiError::conflict("enroll.info_incomplete"));
     }
@@ -105,25 +121,25 @@ async fn enroll(State(state): State<AppState>, caller: Caller, Json(request): Js
     let open_items = || state.catalogue.trial_items().iter().filter_map(|item| item.code.clone()).collect::<Vec<_>>().join("、");
     let item_code = state
         .catalogue
-        .item(&request.item_code)
+        .item(item_code)
         .filter(|item| item.trial)
         .and_then(|item| item.code.clone())
-        .ok_or_else(|| ApiError::invalid("enroll.item_not_open").field("item_code").arg("item", request.item_code.trim()).arg("items", open_items()))?;
+        .ok_or_else(|| ApiError::invalid("enroll.item_not_open").field("item_code").arg("item", item_code.trim()).arg("items", open_items()))?;
     let this_year = state.today().year();
-    if request.year != this_year && request.year != this_year + 1 {
-        return Err(ApiError::invalid("enroll.year_invalid").field("year").arg("year", request.year).arg("this_year", this_year).arg("next_year", this_year + 1));
+    if year != this_year && year != this_year + 1 {
+        return Err(ApiError::invalid("enroll.year_invalid").field("year").arg("year", year).arg("this_year", this_year).arg("next_year", this_year + 1));
     }
-    if courses_for(&state.courseware, &item_code, request.year).is_empty() {
-        return Err(ApiError::invalid("enroll.no_courses").field("year").arg("item", &item_code).arg("year", request.year));
+    if courses_for(&state.courseware, &item_code, year).is_empty() {
+        return Err(ApiError::invalid("enroll.no_courses").field("year").arg("item", &item_code).arg("year", year));
     }
 
     // Step 2: an existing enrollment is returned as it is.
-    if let Some(existing) = find_enrollment(&state, operator_id, request.year, &item_code).await? {
-        return Ok((StatusCode::OK, Json(enrollment_json(&state, &existing).await?)));
+    if let Some(existing) = find_enrollment(state, operator_id, year, &item_code).await? {
+        return Ok(Enrolled { enrollment: existing, created: false });
     }
 
     // Step 3: start the instance (idempotent per subject), then record the enrollment.
-    let subject = [("operator", operator_id.to_string()), ("year", request.year.to_string()), ("item", item_code.clone())];
+    let subject = [("operator", operator_id.to_string()), ("year", year.to_string()), ("item", item_code.clone())];
     let instance = state.engine.start(ANNUAL_CE, &subject, Default::default()).await?;
     let id = new_id();
     let inserted = sqlx::query(
@@ -131,7 +147,7 @@ async fn enroll(State(state): State<AppState>, caller: Caller, Json(request): Js
     )
     .bind(&id)
     .bind(operator_id)
-    .bind(i64::from(request.year))
+    .bind(i64::from(year))
     .bind(&item_code)
     .bind(&instance.id)
     .bind(state.now_ms())
@@ -141,17 +157,17 @@ async fn enroll(State(state): State<AppState>, caller: Caller, Json(request): Js
         Ok(_) => {}
         // A parallel request enrolled first; theirs is the enrollment.
         Err(error) if is_unique_violation(&error) => {
-            let existing = find_enrollment(&state, operator_id, request.year, &item_code)
+            let existing = find_enrollment(state, operator_id, year, &item_code)
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("enrollment vanished after a unique violation")))?;
-            return Ok((StatusCode::OK, Json(enrollment_json(&state, &existing).await?)));
+            return Ok(Enrolled { enrollment: existing, created: false });
         }
         Err(error) => return Err(error.into()),
     }
-    tracing::info!(operator = %operator_id, enrollment = %id, instance = %instance.id, year = request.year, item = %item_code, "operator enrolled");
+    tracing::info!(operator = %operator_id, enrollment = %id, instance = %instance.id, year, item = %item_code, "operator enrolled");
 
-    let enrollment = load_enrollment(&state, &id).await?;
-    Ok((StatusCode::CREATED, Json(enrollment_json(&state, &enrollment).await?)))
+    let enrollment = load_enrollment(state, &id).await?;
+    Ok(Enrolled { enrollment, created: true })
 }
 
 /// `GET /api/enrollments` (operator): the caller's enrollments with state and progress.

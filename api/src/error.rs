@@ -205,12 +205,13 @@ fn rejection_code(reason: &str) -> String {
     if Catalogue::global().contains(&code) { code } else { "workflow.rejected".to_string() }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let locale = current_locale();
-        let status = self.status();
+impl ApiError {
+    /// Renders the message and the field the error concerns in `locale`, as the
+    /// response body carries them. An internal error gets the generic message without a
+    /// reference, since only [`IntoResponse`] logs the error with one.
+    pub fn message_and_field(&self, locale: Locale) -> (String, Option<&'static str>) {
         let code = self.code();
-        let (message, field) = match &self {
+        match self {
             ApiError::Identity(error) => (error.message(locale), Some(error.field())),
             ApiError::Roster(error) => (error.message(locale), None),
             ApiError::Invalid(problem)
@@ -225,11 +226,23 @@ impl IntoResponse for ApiError {
                 (messages::text(locale, &code, &args), None)
             }
             ApiError::TooLarge => (messages::text(locale, "request.too_large", &[]), None),
+            ApiError::Internal(_) => (messages::text(locale, "common.internal", &[("reference", "-")]), None),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let locale = current_locale();
+        let status = self.status();
+        let code = self.code();
+        let (message, field) = match &self {
             ApiError::Internal(error) => {
                 let reference = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
                 tracing::error!(reference = %reference, error = %format!("{error:#}"), "request failed with an internal error");
                 (messages::text(locale, "common.internal", &[("reference", &reference)]), None)
             }
+            other => other.message_and_field(locale),
         };
         if status.is_client_error() {
             tracing::debug!(status = status.as_u16(), code = %code, "request rejected");

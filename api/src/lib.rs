@@ -50,6 +50,7 @@ pub mod sync_status;
 pub mod training;
 pub mod unit_change;
 pub mod unit_search;
+pub mod unit_staff;
 pub mod units;
 pub mod verification_documents;
 pub mod verifications;
@@ -161,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reviews::router())
         .merge(archives::router())
         .merge(unit_change::router())
+        .merge(unit_staff::router())
         .merge(appeals::router())
         .merge(verifications::router())
         .merge(verification_documents::router())

@@ -60,6 +60,11 @@ pub struct SessionAck {
         crate::help_pages::list,
         crate::help_pages::show,
         crate::site_settings::footer,
+        crate::unit_staff::list::list,
+        crate::unit_staff::export::export,
+        crate::unit_staff::bulk_enroll::enroll,
+        crate::unit_staff::remind::remind,
+        crate::unit_staff::cards_zip::download,
     ),
     components(schemas(ErrorResponse, SessionAck)),
     modifiers(&SecuritySchemes),
@@ -71,6 +76,7 @@ pub struct SessionAck {
         (name = "ops", description = "运维 / Health probes"),
         (name = "staff", description = "协会工作人员 / Association staff routes"),
         (name = "site", description = "通知公告、帮助与页脚 / Public notices, help pages and footer"),
+        (name = "unit", description = "单位管理员 / Unit admin routes"),
     )
 )]
 pub struct ApiDoc;

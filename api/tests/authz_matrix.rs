@@ -149,6 +149,11 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/units/{unit_id}/roster", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("POST", "/api/units/{unit_id}/operators/{operator_id}/release", &[Who::UnitAdmin, Who::Admin], Subject),
     row("GET", "/api/units/{unit_id}/operators/{operator_id}/records", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("GET", "/api/units/{unit_id}/staff", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("GET", "/api/units/{unit_id}/staff/export", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("GET", "/api/units/{unit_id}/staff/cards", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("POST", "/api/units/{unit_id}/staff/enroll", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("POST", "/api/units/{unit_id}/staff/remind", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("POST", "/api/verifications", &[Who::Operator, Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("GET", "/api/verifications", STAFF, Open),
     row("POST", "/api/verifications/{verification_id}/decision", STAFF, Open),
@@ -513,6 +518,8 @@ fn sample_body(row: &Row, world: &World, who: Who) -> Payload {
         }
         ("POST", "/api/units/{unit_id}/roster") => Payload::Csv("姓名,身份证号码,手机号码,作业项目代号\n"),
         ("POST", "/api/units/{unit_id}/operators/{operator_id}/release") => Payload::Json(json!({ "reason": "离职" })),
+        ("POST", "/api/units/{unit_id}/staff/enroll") => Payload::Json(json!({ "year": 2026, "item_code": "T", "operator_ids": [operator_b] })),
+        ("POST", "/api/units/{unit_id}/staff/remind") => Payload::Json(json!({ "year": 2026, "operator_ids": [operator_b] })),
         ("POST", "/api/verifications") => match who {
             Who::UnitAdmin => Payload::Form(vec![("kind", "unit_credit_code".to_string()), ("subject_id", world.unit_b.clone())]),
             _ => Payload::Form(vec![("kind", "operator_real_name".to_string()), ("subject_id", operator_b)]),

@@ -66,6 +66,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("web.yaml", include_str!("../../definitions/messages/web.yaml")),
     ("training.yaml", include_str!("../../definitions/messages/training.yaml")),
     ("site.yaml", include_str!("../../definitions/messages/site.yaml")),
+    ("unit_staff.yaml", include_str!("../../definitions/messages/unit_staff.yaml")),
 ];
 
 /// All message texts by code.

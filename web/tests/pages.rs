@@ -310,3 +310,44 @@ both_backends!(account_login_routes_by_role, |db: Db| async move {
     assert!(page.html.contains("href=\"/unit\""), "{}", page.html);
     assert!(!page.html.contains("href=\"/credits\""), "{}", page.html);
 });
+
+both_backends!(unit_staff_page, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let admin = app.admin_token().await;
+    let unit_uscc = uscc("91430100MA4L6666");
+    app.create_unit(&admin, &unit_uscc, "湘潭锅炉有限公司", "xiangtan-admin").await;
+    let (_, operator_id, _) = app.enrolled_operator("13800138101", &id_number("43010219800101501"), &unit_uscc).await;
+    let mut visitor = Visitor::new(site(&app));
+
+    // Without a session the page goes to the account login.
+    assert_eq!(visitor.get("/unit").await.location(), "/login/account");
+
+    // The unit admin sees the operator with the state's zh-CN label and masked numbers.
+    visitor.get("/login/account").await;
+    let page = visitor.post("/login/account", &[("login", "xiangtan-admin"), ("password", common::ADMIN_PASSWORD)]).await;
+    assert_eq!(page.location(), "/unit");
+    let page = visitor.get("/unit").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("王小明"), "{}", page.html);
+    assert!(page.html.contains("<span class=\"badge\">已报名</span>"), "{}", page.html);
+    assert!(page.html.contains("138****8101"), "{}", page.html);
+    assert!(!page.html.contains("13800138101"), "the full mobile is shown: {}", page.html);
+    assert!(page.html.contains("<svg class=\"chart\" role=\"img\""), "{}", page.html);
+    assert!(page.html.contains(&format!("value=\"{operator_id}\"")), "{}", page.html);
+
+    // An unknown state is named above the list, which shows the whole year instead.
+    let page = visitor.get("/unit?year=2026&state=finished").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("状态“finished”无效"), "{}", page.html);
+    assert!(page.html.contains("王小明"), "{}", page.html);
+
+    // A bulk action without ticked operators says so; with one, each result is listed.
+    let page = visitor.post("/unit/bulk", &[("action", "remind"), ("year", "2026")]).await;
+    assert!(page.html.contains("没有选择作业人员"), "{}", page.html);
+    let page = visitor.post("/unit/bulk", &[("action", "enroll"), ("year", "2026"), ("item_code", "T"), ("operator_ids", &operator_id)]).await;
+    assert!(page.html.contains("王小明：此前已报名"), "{}", page.html);
+
+    // The form needs its CSRF token.
+    let page = visitor.post_raw("/unit/bulk", &[("action", "remind"), ("operator_ids", &operator_id)]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.html);
+});

@@ -344,18 +344,25 @@ pub struct JobRunner {
 impl TestApp {
     pub fn job_runner(&self) -> JobRunner {
         let dir = workflows::testing::TempDir::new();
+        let services = self.file_outbox_services(&dir.path);
+        JobRunner { services, _dir: dir }
+    }
+
+    /// Builds the workers' services on this app's engine, with the definitions'
+    /// templates, and email and SMS written to file outboxes under `dir` (`mail/` and
+    /// `sms/sms-outbox.jsonl`).
+    pub fn file_outbox_services(&self, dir: &Path) -> workers::services::Services {
         let definitions = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../definitions"));
-        let services = workers::services::Services {
+        workers::services::Services {
             engine: self.state.engine.clone(),
             templates: workers::notify::Templates::load_dir(definitions.join("templates")).expect("templates"),
-            email: workers::notify::EmailSender::file_outbox(dir.path.join("mail"), "certflow@localhost").expect("mail outbox"),
-            sms: workers::notify::SmsSender::file_outbox(dir.path.join("sms")).expect("sms outbox"),
+            email: workers::notify::EmailSender::file_outbox(dir.join("mail"), "certflow@localhost").expect("mail outbox"),
+            sms: workers::notify::SmsSender::file_outbox(dir.join("sms")).expect("sms outbox"),
             provincial: None,
             courseware: (*self.state.courseware).clone(),
             catalogue: self.state.catalogue,
-            data_dir: dir.path.clone(),
-        };
-        JobRunner { services, _dir: dir }
+            data_dir: dir.to_path_buf(),
+        }
     }
 
     /// Fires due timers and runs due jobs until none is left; returns the job names run.

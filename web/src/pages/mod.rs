@@ -12,6 +12,7 @@ pub mod notices;
 pub mod profile;
 pub mod staff;
 pub mod study;
+pub mod unit;
 
 use axum::Router;
 
@@ -32,4 +33,5 @@ pub fn router() -> Router<WebState> {
         .merge(notices::router())
         .merge(help::router())
         .merge(staff::router())
+        .merge(unit::router())
 }

@@ -95,6 +95,10 @@ const SHIPPED_FILES: &[(&str, &str)] = shipped_templates![
     "sms/training_decided.en.hbs",
     "email/training_decided.zh-CN.hbs",
     "email/training_decided.en.hbs",
+    "sms/unit_reminder.zh-CN.hbs",
+    "sms/unit_reminder.en.hbs",
+    "email/unit_reminder.zh-CN.hbs",
+    "email/unit_reminder.en.hbs",
 ];
 
 const SHIPPED_FIELDS: &str = include_str!("../../../definitions/templates/fields.yaml");
