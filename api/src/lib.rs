@@ -35,11 +35,13 @@ pub mod proctoring;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
+pub mod roster_imports;
 pub mod sessions;
 pub mod study;
 pub mod sync_ops;
 pub mod training;
 pub mod unit_change;
+pub mod unit_join;
 pub mod unit_search;
 pub mod units;
 pub mod verifications;
@@ -139,6 +141,8 @@ pub fn router(state: AppState) -> Router {
         .merge(reviews::router())
         .merge(archives::router())
         .merge(unit_change::router())
+        .merge(unit_join::router())
+        .merge(roster_imports::router())
         .merge(appeals::router())
         .merge(verifications::router())
         .merge(past_records::router())

@@ -47,6 +47,12 @@ pub struct SessionAck {
         crate::ops::healthz,
         crate::ops::readyz,
         crate::metrics::scrape,
+        crate::roster_imports::preview,
+        crate::roster_imports::confirm,
+        crate::roster_imports::status,
+        crate::unit_join::create,
+        crate::unit_join::list,
+        crate::unit_join::decide,
     ),
     components(schemas(ErrorResponse, SessionAck)),
     modifiers(&SecuritySchemes),
@@ -56,6 +62,7 @@ pub struct SessionAck {
         (name = "sync", description = "省平台同步运维 / Provincial sync operations for association staff"),
         (name = "operator", description = "作业人员 / Operator routes"),
         (name = "ops", description = "运维 / Health probes"),
+        (name = "unit", description = "单位管理员：花名册导入与人员调入 / Unit admins: roster import and join requests"),
     )
 )]
 pub struct ApiDoc;
