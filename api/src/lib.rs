@@ -40,6 +40,7 @@ pub mod sessions;
 pub mod study;
 pub mod sync_ops;
 pub mod training;
+pub mod unit_admin;
 pub mod unit_change;
 pub mod unit_join;
 pub mod unit_search;
@@ -142,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .merge(archives::router())
         .merge(unit_change::router())
         .merge(unit_join::router())
+        .merge(unit_admin::router())
         .merge(roster_imports::router())
         .merge(appeals::router())
         .merge(verifications::router())

@@ -53,6 +53,7 @@ pub struct SessionAck {
         crate::unit_join::create,
         crate::unit_join::list,
         crate::unit_join::decide,
+        crate::unit_admin::mine,
     ),
     components(schemas(ErrorResponse, SessionAck)),
     modifiers(&SecuritySchemes),

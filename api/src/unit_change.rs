@@ -180,6 +180,8 @@ async fn records(
     let (credits, cards) = if current { person_records(&state, &operator_id, year).await? } else { (Value::Null, Value::Null) };
     Ok(Json(json!({
         "operator_id": operator_id,
+        "name": operator.name,
+        "id_number_masked": operator.id_number.as_deref().map(crate::mask::id_number),
         "unit_id": unit_id,
         "year": year,
         "current_unit": current,

@@ -224,6 +224,8 @@ pub(crate) async fn decide(
 /// Releases the operator from `current_unit_id` and attaches them to
 /// `requesting_unit_id`. An operator who left the unit since the request makes the
 /// request `lapsed` (409); a failed release puts it back to `pending`.
+// NOTE: an operator a roster created who never signed in has a registration instance
+// in `visitor`, which ignores `unit_released`, so neither unit is notified for them.
 #[allow(clippy::too_many_arguments)]
 async fn move_operator(state: &AppState, request_id: &str, operator_id: &str, current_unit_id: &str, requesting_unit_id: &str, kind: &str, reason: &str, by: &str) -> Result<(), ApiError> {
     let operator = load_operator(state, operator_id).await?;

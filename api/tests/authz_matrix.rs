@@ -145,6 +145,7 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/units/{unit_id}/roster", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("POST", "/api/units/{unit_id}/operators/{operator_id}/release", &[Who::UnitAdmin, Who::Admin], Subject),
     row("GET", "/api/units/{unit_id}/operators/{operator_id}/records", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("GET", "/api/units/mine", &[Who::UnitAdmin], Open),
     row("POST", "/api/units/{unit_id}/roster/preview", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("GET", "/api/units/{unit_id}/roster/imports/{import_id}", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("POST", "/api/units/{unit_id}/roster/imports/{import_id}/confirm", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),

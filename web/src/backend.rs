@@ -42,12 +42,25 @@ impl Backend {
     /// Sends `method path` with an optional JSON body; returns the JSON body of a 2xx
     /// response or the API's error.
     pub async fn call(&self, method: Method, path: &str, session: Option<&str>, locale: Locale, body: Option<Value>) -> Result<Value, ApiProblem> {
-        let mut builder = Request::builder().method(method.clone()).uri(path).header(ACCEPT_LANGUAGE, locale.tag());
+        match body {
+            Some(body) => self.send(method, path, session, locale, Some(("application/json", body.to_string().into_bytes()))).await,
+            None => self.send(method, path, session, locale, None).await,
+        }
+    }
+
+    /// Posts `bytes` of type `content_type`, such as an uploaded form passed on as it
+    /// came, and returns the JSON body of a 2xx response or the API's error.
+    pub async fn upload(&self, path: &str, session: Option<&str>, locale: Locale, content_type: &str, bytes: Vec<u8>) -> Result<Value, ApiProblem> {
+        self.send(Method::POST, path, session, locale, Some((content_type, bytes))).await
+    }
+
+    async fn send(&self, method: Method, path: &str, session: Option<&str>, locale: Locale, body: Option<(&str, Vec<u8>)>) -> Result<Value, ApiProblem> {
+        let mut builder = Request::builder().method(method).uri(path).header(ACCEPT_LANGUAGE, locale.tag());
         if let Some(token) = session {
             builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
         }
         let request = match body {
-            Some(body) => builder.header(CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+            Some((content_type, bytes)) => builder.header(CONTENT_TYPE, content_type).body(Body::from(bytes)),
             None => builder.body(Body::empty()),
         }
         .map_err(|error| internal(locale, &format!("request to {path} could not be built: {error}")))?;

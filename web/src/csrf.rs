@@ -8,7 +8,7 @@
 //! routes are not under this layer: they take bearer tokens and JSON bodies.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -23,6 +23,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Maximum size of a url-encoded form body, which the check reads before the handler.
 pub const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// Maximum size of a multipart form body (a file upload), read like a form.
+pub const MAX_UPLOAD_BYTES: usize = api::units::MAX_ROSTER_BYTES + MAX_FORM_BYTES;
 
 /// The visitor's CSRF token, placed in the request's extensions for the pages.
 #[derive(Clone, Debug)]
@@ -70,11 +73,11 @@ async fn presented_token(request: Request) -> Result<(Request, Option<String>), 
         let token = token.to_string();
         return Ok((request, Some(token)));
     }
-    let is_form = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    let content_type = request.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    if content_type.starts_with("multipart/form-data") {
+        return multipart_token(request).await;
+    }
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     if !is_form {
         return Ok((request, None));
     }
@@ -86,6 +89,27 @@ async fn presented_token(request: Request) -> Result<(Request, Option<String>), 
     let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
         .ok()
         .and_then(|pairs| pairs.into_iter().find(|(name, _)| name == CSRF_FIELD).map(|(_, value)| value));
+    Ok((Request::from_parts(parts, Body::from(bytes)), token))
+}
+
+/// Returns the request, rebuilt after reading its body, with the `csrf` field of a
+/// multipart form, such as a file upload. Fails with the request's headers when the
+/// body is too large.
+async fn multipart_token(request: Request) -> Result<(Request, Option<String>), HeaderMap> {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_UPLOAD_BYTES).await else {
+        return Err(parts.headers);
+    };
+    let copy = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+    let mut token = None;
+    if let Ok(mut form) = Multipart::from_request(copy, &()).await {
+        while let Ok(Some(field)) = form.next_field().await {
+            if field.name() == Some(CSRF_FIELD) {
+                token = field.text().await.ok();
+                break;
+            }
+        }
+    }
     Ok((Request::from_parts(parts, Body::from(bytes)), token))
 }
 

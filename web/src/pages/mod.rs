@@ -9,6 +9,7 @@ pub mod language;
 pub mod login;
 pub mod profile;
 pub mod study;
+pub mod unit;
 
 use axum::Router;
 
@@ -25,4 +26,5 @@ pub fn router() -> Router<WebState> {
         .merge(study::router())
         .merge(exam::router())
         .merge(credits::router())
+        .merge(unit::router())
 }
