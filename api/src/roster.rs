@@ -150,7 +150,7 @@ pub async fn import_roster(state: &AppState, unit_id: &str, bytes: &[u8], file_n
 
 /// Checks every row of `bytes` against the database as [`import_roster`] would and
 /// returns what each row would do, without writing anything: the rows run in one
-/// transaction that is rolled back, so a later row sees what an earlier row of the
+/// transaction that is rolled back, so a later row finds what an earlier row of the
 /// same file would write.
 // NOTE: on SQLite the transaction holds the write lock while the file is checked,
 // so other writes wait for the preview of a large file.

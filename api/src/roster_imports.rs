@@ -133,8 +133,8 @@ pub(crate) async fn confirm(State(state): State<AppState>, Path((unit_id, import
     }
     tracing::info!(unit = %unit_id, import = %import_id, by = ?caller.account_id, "roster import confirmed");
 
-    // NOTE: the import runs on this process's runtime; an import cut off by a restart
-    // stays `running` until it is marked failed by hand and confirmed again.
+    // NOTE: the import runs on this process's runtime. An import cut off by a restart
+    // stays `running`, and nothing resumes it until its status is set to `failed` by hand.
     let background = state.clone();
     let id = import_id.clone();
     tokio::spawn(async move { run_import(background, id).await });

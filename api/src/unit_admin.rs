@@ -1,4 +1,4 @@
-//! What a unit admin's pages need to know about the admin's own unit.
+//! The unit admin's own unit, which the unit pages start from.
 
 use axum::extract::State;
 use axum::routing::get;

@@ -1,4 +1,4 @@
-//! Join requests (调入申请): a unit asks to take on an operator who belongs to another
+//! Join requests (调入申请): a unit requests an operator who belongs to another
 //! unit. The operator's current unit releases or declines the request with a reason;
 //! an association admin may release in the current unit's place (`override`).
 //!
@@ -39,7 +39,7 @@ pub struct JoinRequestInput {
 }
 
 /// `POST /api/units/{unit_id}/join-requests {id_number, name, reason?}` (that unit's
-/// admin, or association admin): asks the operator's current unit to release the
+/// admin, or association admin): requests that the operator's current unit release the
 /// operator to unit `unit_id`. 201. The ID number and the name must both match.
 #[utoipa::path(
     post,
@@ -65,7 +65,7 @@ pub(crate) async fn create(
     }
     find_unit(&state, &unit_id).await?.ok_or_else(|| ApiError::not_found("units.not_found"))?;
 
-    // Step 1: find the person. A wrong name gets the same answer as an unknown ID
+    // Step 1: find the person. A wrong name gets the same response as an unknown ID
     // number, so the request reveals nothing about a number alone.
     let id_number = domain::identity::normalize_id_number(&input.id_number, state.today())?;
     let name = domain::identity::normalize_name(&input.name)?;
@@ -86,7 +86,7 @@ pub(crate) async fn create(
         Some(current) => current.to_string(),
     };
 
-    // Step 3: store it; the unique index allows one pending request per operator.
+    // Step 3: store the request. The unique index allows one pending request per operator.
     let request_id = new_id();
     let reason = input.reason.as_deref().map(str::trim).filter(|reason| !reason.is_empty());
     let inserted = sqlx::query(
@@ -149,8 +149,8 @@ pub struct DecisionInput {
 
 /// `POST /api/units/{unit_id}/join-requests/{request_id}/decision {decision, reason}`
 /// (the admin of the operator's current unit `unit_id`, or association admin as an
-/// override): `release` ends the operator's period at the unit and attaches the
-/// operator to the requesting unit; `decline` ends the request.
+/// override). `release` ends the operator's period at the unit and attaches the
+/// operator to the requesting unit. `decline` ends the request.
 #[utoipa::path(
     post,
     path = "/api/units/{unit_id}/join-requests/{request_id}/decision",
@@ -238,8 +238,8 @@ async fn move_operator(state: &AppState, request_id: &str, operator_id: &str, cu
         return Err(error);
     }
 
-    // Released, the operator has no unit, so the join cannot meet another unit unless
-    // the operator joined one in the moment between.
+    // After the release the operator has no unit, so attaching fails only when the
+    // operator joined another unit in between.
     let released = load_operator(state, operator_id).await?;
     if let Err(error) = attach_to_unit(state, &released, requesting_unit_id, &[], "join_request").await {
         tracing::warn!(request = %request_id, operator = %operator_id, error = %error, "operator released but not attached to the requesting unit");

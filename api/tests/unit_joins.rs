@@ -36,7 +36,7 @@ async fn two_units(app: &TestApp, suffix: &str) -> Units {
     Units { admin, unit_a, admin_a, unit_b, admin_b, operator_id, id_number }
 }
 
-/// Unit B asks for the operator; returns the request.
+/// Sends unit B's request for the operator and returns it.
 async fn request_operator(app: &TestApp, units: &Units) -> Value {
     let body = json!({ "id_number": units.id_number, "name": "王小明", "reason": "已调入我单位工作" });
     let reply = app.post(&format!("/api/units/{}/join-requests", units.unit_b), Some(&units.admin_b), body).await;
@@ -63,7 +63,7 @@ both_backends!(join_request_released, |db: Db| async move {
     assert_eq!(request["current_unit_name"], "甲方电梯公司");
     assert!(!request.to_string().contains(&units.id_number), "the full ID number stays out: {request}");
 
-    // Unit A sees it as incoming, unit B as outgoing without the operator's id.
+    // Unit A lists it as incoming, unit B as outgoing without the operator's id.
     let listed = app.get(&format!("/api/units/{}/join-requests", units.unit_a), Some(&units.admin_a)).await;
     assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
     assert_eq!(listed.body["incoming"][0]["id"], request_id);
@@ -98,7 +98,7 @@ both_backends!(join_request_released, |db: Db| async move {
     let items = app.count("SELECT COUNT(*) FROM operator_items WHERE operator_id = $1", &units.operator_id).await;
     assert_eq!(items, 1, "the certificates held stay with the person");
 
-    // Both admins are told: unit_released goes to the operator and unit A, unit_joined to unit B.
+    // Both admins are notified: unit_released goes to the operator and unit A, unit_joined to unit B.
     let after = queued_notifications(&app).await;
     let added: Vec<&String> = after.iter().filter(|action| !before.contains(action)).collect();
     assert!(added.iter().any(|action| action.contains("unit_released") && action.contains("previous_unit_admin")), "{added:?}");
@@ -165,7 +165,7 @@ both_backends!(join_request_input_rules, |db: Db| async move {
     let units = two_units(&app, "002").await;
     let path = format!("/api/units/{}/join-requests", units.unit_b);
 
-    // A wrong name gets the same answer as an unknown number.
+    // A wrong name gets the same response as an unknown number.
     let reply = app.post(&path, Some(&units.admin_b), json!({ "id_number": units.id_number, "name": "王大明" })).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.code(), "unit_join.operator_not_found");
@@ -185,7 +185,7 @@ both_backends!(join_request_input_rules, |db: Db| async move {
     let foreign = app.get(&path, Some(&units.admin_a)).await;
     assert_eq!(foreign.status, StatusCode::FORBIDDEN);
 
-    // An operator without a unit joins without a request, and the message says how.
+    // An operator without a unit joins without a request, and the message explains how.
     let token = app.login_token("13600000002").await;
     let free_id = id_number("43010219850505234");
     let reply = app.post("/api/operator/register", Some(&token), json!({ "name": "李自由", "id_number": free_id })).await;

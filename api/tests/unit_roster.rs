@@ -121,7 +121,7 @@ both_backends!(confirmed_import_keeps_good_rows, |db: Db| async move {
     assert_eq!(app.count("SELECT COUNT(*) FROM operators WHERE unit_id = $1", &unit_id).await, 0);
     let import_id = reply.body["import_id"].as_str().unwrap().to_string();
 
-    // Another unit's admin sees and confirms nothing of it.
+    // Another unit's admin can neither read nor confirm it.
     let foreign = app.get(&format!("/api/units/{unit_id}/roster/imports/{import_id}"), Some(&other_admin)).await;
     assert_eq!(foreign.status, StatusCode::FORBIDDEN);
     let foreign = app.post(&format!("/api/units/{unit_id}/roster/imports/{import_id}/confirm"), Some(&other_admin), json!({})).await;
