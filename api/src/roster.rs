@@ -148,7 +148,7 @@ pub async fn import_roster(state: &AppState, unit_id: &str, bytes: &[u8], file_n
     Ok(result)
 }
 
-/// Checks every row of `bytes` against the database as [`import_roster`] would and
+/// Checks every row of `parsed` against the database as [`import_roster`] would and
 /// returns what each row would do, without writing anything: the rows run in one
 /// transaction that is rolled back, so a later row finds what an earlier row of the
 /// same file would write.

@@ -8,78 +8,19 @@
 mod common;
 mod chromium;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{TimeZone, Utc};
-use chromium::Browser;
+use chromium::{Browser, VIEWPORTS, click, fill, path, serve, wait_for_text};
 use common::{TestApp, app, id_number, march_5_10am_beijing, uscc};
 use fantoccini::{Client, Locator};
 use workflows::both_backends;
 use workflows::db::{Backend, Db};
 
-/// Phone and desktop viewports of the screenshots: (name, width, height).
-const VIEWPORTS: [(&str, u32, u32); 2] = [("phone", 360, 780), ("desktop", 1280, 900)];
-
-/// Serves the site on a free loopback port; returns its base URL.
-async fn serve(app: &TestApp) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let config = web::WebConfig { site_name: None, icp_filing: Some("湘ICP备00000000号-1".into()), contact: Some("协会办公室 0731-00000000".into()) };
-    let site = web::site(app.state.clone(), config);
-    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
-    format!("http://{address}")
-}
-
-/// Saves screenshots of the current page at each viewport, when `save` is set, and
-/// returns to the phone viewport.
+/// Saves `operator-{name}-{viewport}.png` screenshots when `save` is set.
 async fn screenshots(client: &Client, name: &str, save: bool) {
-    if !save {
-        return;
-    }
-    let folder = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"));
-    std::fs::create_dir_all(&folder).unwrap();
-    for (viewport, width, height) in VIEWPORTS {
-        client.set_window_size(width, height).await.unwrap();
-        let png = client.screenshot().await.unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        std::fs::write(folder.join(format!("operator-{name}-{viewport}.png")), png).unwrap();
-    }
-    client.set_window_size(VIEWPORTS[0].1, VIEWPORTS[0].2).await.unwrap();
-}
-
-async fn fill(client: &Client, id: &str, text: &str) {
-    let field = client.wait().for_element(Locator::Id(id)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-async fn click(client: &Client, css: &str) {
-    client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
-}
-
-async fn path(client: &Client) -> String {
-    client.current_url().await.unwrap().path().to_string()
-}
-
-/// Returns the text of the page's body, or nothing while a navigation replaces it.
-async fn body_text(client: &Client) -> String {
-    match client.find(Locator::Css("body")).await {
-        Ok(body) => body.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// Waits up to 10 s for the page's body to contain `text`.
-async fn wait_for_text(client: &Client, text: &str) {
-    for _ in 0..100 {
-        if body_text(client).await.contains(text) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("page {} never showed {text:?}: {}", path(client).await, body_text(client).await);
+    chromium::screenshots(client, &format!("operator-{name}"), save, None).await;
 }
 
 /// Waits up to 20 s for the attempt's evidence to hold a snapshot and an audio clip.
@@ -104,7 +45,7 @@ both_backends!(operator_main_path, |db: Db| async move {
     let unit_uscc = uscc("91430100MA4L3333");
     app.create_unit(&admin, &unit_uscc, "长沙市安达电梯工程有限公司", "unit-c").await;
     let institution = api::create_institution(&app.state, "湖南省特种设备安全培训中心", &uscc("91430100MA4L0000"), &["T".to_string()]).await.unwrap();
-    let base = serve(&app).await;
+    let base = serve(app.state.clone()).await;
     let browser = Browser::start().await;
     let client = browser.client.clone();
     client.set_window_size(VIEWPORTS[0].1, VIEWPORTS[0].2).await.unwrap();

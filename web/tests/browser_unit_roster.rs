@@ -9,83 +9,18 @@
 mod common;
 mod chromium;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use chromium::Browser;
-use common::{ADMIN_PASSWORD, TestApp, app, id_number, march_5_10am_beijing, uscc};
+use chromium::{Browser, VIEWPORTS, body_text, click, fill, serve, wait_for_text};
+use common::{ADMIN_PASSWORD, app, id_number, march_5_10am_beijing, uscc};
 use fantoccini::{Client, Locator};
 use workflows::both_backends;
 use workflows::db::{Backend, Db};
 use workflows::testing::TempDir;
 
-/// Phone and desktop viewports of the screenshots: (name, width, height).
-const VIEWPORTS: [(&str, u32, u32); 2] = [("phone", 360, 780), ("desktop", 1280, 900)];
-
-/// Serves the site on a free loopback port; returns its base URL.
-async fn serve(app: &TestApp) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let config = web::WebConfig { site_name: None, icp_filing: Some("湘ICP备00000000号-1".into()), contact: Some("协会办公室 0731-00000000".into()) };
-    let site = web::site(app.state.clone(), config);
-    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
-    format!("http://{address}")
-}
-
-/// Saves `unit-{name}-{viewport}.png` at each viewport when `save` is set, and returns
-/// to the phone viewport.
+/// Saves `unit-{name}-{viewport}.png` screenshots when `save` is set.
 async fn screenshots(client: &Client, name: &str, save: bool) {
-    screenshots_of(client, name, save, None).await;
-}
-
-/// Saves screenshots like [`screenshots`] with the element `focus` (a CSS selector)
-/// scrolled into view at each viewport.
-async fn screenshots_of(client: &Client, name: &str, save: bool, focus: Option<&str>) {
-    if !save {
-        return;
-    }
-    let folder = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"));
-    std::fs::create_dir_all(&folder).unwrap();
-    for (viewport, width, height) in VIEWPORTS {
-        client.set_window_size(width, height).await.unwrap();
-        if let Some(selector) = focus {
-            let script = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})";
-            client.execute(script, vec![serde_json::json!(selector)]).await.unwrap();
-        }
-        let png = client.screenshot().await.unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        std::fs::write(folder.join(format!("unit-{name}-{viewport}.png")), png).unwrap();
-    }
-    client.set_window_size(VIEWPORTS[0].1, VIEWPORTS[0].2).await.unwrap();
-}
-
-async fn fill(client: &Client, id: &str, text: &str) {
-    let field = client.wait().for_element(Locator::Id(id)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-async fn click(client: &Client, css: &str) {
-    client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
-}
-
-async fn body_text(client: &Client) -> String {
-    match client.find(Locator::Css("body")).await {
-        Ok(body) => body.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// Waits up to 20 s for the page's body to contain `text`.
-async fn wait_for_text(client: &Client, text: &str) {
-    for _ in 0..200 {
-        if body_text(client).await.contains(text) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let url = client.current_url().await.map(|url| url.to_string()).unwrap_or_default();
-    panic!("page {url} never showed {text:?}: {}", body_text(client).await);
+    chromium::screenshots(client, &format!("unit-{name}"), save, None).await;
 }
 
 /// Signs in at `/login/account`.
@@ -109,7 +44,7 @@ both_backends!(unit_admin_roster_and_join, |db: Db| async move {
     let admin = app.admin_token().await;
     let (unit_a, _) = app.create_unit(&admin, &uscc("91430100MA4W0001"), "长沙市安达电梯工程有限公司", "anda-admin").await;
     let (unit_b, _) = app.create_unit(&admin, &uscc("91430100MA4W0002"), "湘潭市恒通机电设备有限公司", "hengtong-admin").await;
-    let base = serve(&app).await;
+    let base = serve(app.state.clone()).await;
     let browser = Browser::start().await;
     let client = browser.client.clone();
     client.set_window_size(VIEWPORTS[0].1, VIEWPORTS[0].2).await.unwrap();
@@ -139,7 +74,7 @@ both_backends!(unit_admin_roster_and_join, |db: Db| async move {
     assert!(error_row.contains("身份证号码"), "the bad row names its column: {error_row}");
     assert_eq!(client.find_all(Locator::Css("#preview-rows tr.row-new")).await.unwrap().len(), 3);
     assert_eq!(app.count("SELECT COUNT(*) FROM operators WHERE unit_id = $1", &unit_a).await, 0, "the preview writes nothing");
-    screenshots_of(&client, "roster-preview", save, Some("#preview-rows tr.row-error")).await;
+    chromium::screenshots(&client, "unit-roster-preview", save, Some("#preview-rows tr.row-error")).await;
 
     // The confirmed import writes the three good rows.
     click(&client, "#confirm-import").await;
