@@ -37,7 +37,7 @@ both_backends!(release_needs_confirmation, |db: Db| async move {
     assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.html);
     assert!(!page.html.contains("孙页面"), "{}", page.html);
 
-    // The unit's own admin sees the records and the release form.
+    // The unit's own admin gets the records and the release form.
     let mut visitor = Visitor::new(site);
     visitor.get("/login/account").await;
     let page = visitor.post("/login/account", &[("login", "page-unit-admin"), ("password", ADMIN_PASSWORD)]).await;
