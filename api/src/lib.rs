@@ -39,6 +39,7 @@ pub mod realname;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
+pub mod roster_imports;
 pub mod sessions;
 pub mod staff_queues;
 pub mod site_settings;
@@ -48,7 +49,9 @@ pub mod study;
 pub mod sync_ops;
 pub mod sync_status;
 pub mod training;
+pub mod unit_admin;
 pub mod unit_change;
+pub mod unit_join;
 pub mod unit_search;
 pub mod unit_staff;
 pub mod units;
@@ -163,6 +166,9 @@ pub fn router(state: AppState) -> Router {
         .merge(archives::router())
         .merge(unit_change::router())
         .merge(unit_staff::router())
+        .merge(unit_join::router())
+        .merge(unit_admin::router())
+        .merge(roster_imports::router())
         .merge(appeals::router())
         .merge(verifications::router())
         .merge(verification_documents::router())

@@ -220,15 +220,30 @@ async fn complete_info(State(state): State<AppState>, caller: Caller, Json(reque
         items.push((reference.code, issued_on));
     }
 
-    // Step 3: attach to the unit, unless attached to another one.
+    // Step 3: attach to the unit and move the registration instance on.
+    attach_to_unit(&state, &operator, &unit_id, &items, "info_completion").await?;
+    tracing::info!(operator = %operator.id, unit = %unit_id, items = items.len(), "operator info completed");
+
+    let mut profile = profile(&state, &operator.id).await?;
+    profile["unit_name"] = json!(unit_name);
+    Ok(Json(profile))
+}
+
+/// Attaches `operator` to unit `unit_id`, records the certificates `items` held
+/// (item code, issue date) and moves the registration instance to `complete`. A new
+/// period at the unit starts with `source` (`info_completion`, `join_request`).
+///
+/// Fails with 409 when the operator belongs to another unit, also when another
+/// request attached them in the meantime.
+pub async fn attach_to_unit(state: &AppState, operator: &OperatorRecord, unit_id: &str, items: &[(String, Option<NaiveDate>)], source: &str) -> Result<(), ApiError> {
     if let Some(current) = operator.unit_id.as_deref().filter(|current| *current != unit_id) {
-        return Err(other_unit_conflict(&state, current).await?);
+        return Err(other_unit_conflict(state, current).await?);
     }
     let mut tx = state.engine.db.begin_write().await?;
     let attached = sqlx::query(
         "UPDATE operators SET unit_id = $1, status = 'complete', updated_at = $2 WHERE id = $3 AND (unit_id IS NULL OR unit_id = $1)",
     )
-    .bind(&unit_id)
+    .bind(unit_id)
     .bind(state.now_ms())
     .bind(&operator.id)
     .execute(&mut *tx)
@@ -236,45 +251,41 @@ async fn complete_info(State(state): State<AppState>, caller: Caller, Json(reque
     if attached.rows_affected() == 0 {
         // Another request attached the operator to a different unit in the meantime.
         drop(tx);
-        let current = load_operator(&state, &operator.id).await?.unit_id.unwrap_or_default();
-        return Err(other_unit_conflict(&state, &current).await?);
+        let current = load_operator(state, &operator.id).await?.unit_id.unwrap_or_default();
+        return Err(other_unit_conflict(state, &current).await?);
     }
     if operator.unit_id.is_none() {
-        insert_affiliation(&mut tx, &operator.id, &unit_id, "info_completion", state.now_ms()).await?;
+        insert_affiliation(&mut tx, &operator.id, unit_id, source, state.now_ms()).await?;
     }
-    for (item_code, issued_on) in &items {
+    for (item_code, issued_on) in items {
         upsert_operator_item(&mut tx, &operator.id, item_code, *issued_on).await?;
     }
     tx.commit().await?;
 
-    // Step 4: move the registration instance to `complete`, first out of `visitor` when
-    // the operator never passed through login since the roster created them.
-    let instance = registration_instance(&state, &operator.mobile).await?;
+    // The registration instance goes to `complete`, first out of `visitor` when the
+    // operator never passed through login since the roster created them.
+    let instance = registration_instance(state, &operator.mobile).await?;
     if instance.state == "visitor" {
         let (event_id, event) = if operator.status == "pre_registered" {
             (format!("roster_matched:{}", operator.id), "roster_matched")
         } else {
             (format!("registered:{}", operator.id), "registered")
         };
-        workflow::send(&state, &instance.id, EventIn::new(event_id, event)).await?;
+        workflow::send(state, &instance.id, EventIn::new(event_id, event)).await?;
     }
     if instance.state != "complete" {
         // One event per period at a unit, so joining a new unit after a release is not
         // taken for a repeat of the first join.
         let period: Option<String> = sqlx::query_scalar("SELECT id FROM affiliations WHERE operator_id = $1 AND unit_id = $2 AND ended_at IS NULL")
             .bind(&operator.id)
-            .bind(&unit_id)
+            .bind(unit_id)
             .fetch_optional(&state.engine.db.pool)
             .await?;
         let event_id = format!("info_completed:{}:{}", operator.id, period.unwrap_or_default());
         let event = EventIn::new(event_id, "info_completed").with("has_unit", true);
-        workflow::send(&state, &instance.id, event).await?;
+        workflow::send(state, &instance.id, event).await?;
     }
-    tracing::info!(operator = %operator.id, unit = %unit_id, items = items.len(), "operator info completed");
-
-    let mut profile = profile(&state, &operator.id).await?;
-    profile["unit_name"] = json!(unit_name);
-    Ok(Json(profile))
+    Ok(())
 }
 
 /// Returns the 409 for an operator attached to unit `current_unit_id`, naming the

@@ -4,19 +4,22 @@
 //! attaches an existing operator with the same ID number and mobile. A row is
 //! rejected, with the reason, when the person is attached to another unit, when the ID
 //! number belongs to another mobile, or when the mobile belongs to another person.
-//! Every row is written in its own transaction, so one bad row never undoes the others.
-//! The CLI's `certflow import roster FILE --unit USCC` calls [`import_roster`] too.
+//! Every row is written in its own transaction, so a rejected row writes nothing and
+//! never undoes the others: the good rows of a file are imported, the bad ones are
+//! reported. [`preview_roster`] runs the same checks in one transaction that it rolls
+//! back, so a preview writes nothing. The CLI's `certflow import roster FILE --unit
+//! USCC` calls [`import_roster`] too.
 
 use domain::messages::{self, Locale};
-use domain::roster::{RosterEntry, RowOutcome, parse_roster};
+use domain::roster::{RosterEntry, RosterReport, RowOutcome, RowResult, parse_roster};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 use workflows::db::is_unique_violation;
 
-use crate::db::new_id;
+use crate::db::{Tx, new_id};
 use crate::error::ApiError;
-use crate::operator::{find_unit, insert_affiliation, upsert_operator_item};
+use crate::operator::{UnitRecord, find_unit, insert_affiliation, upsert_operator_item};
 use crate::{AppState, mask};
 
 /// The outcome of one accepted or rejected data row.
@@ -27,10 +30,26 @@ pub enum RowAction {
     Created,
     /// An existing operator without unit was attached to this unit.
     Attached,
-    /// The operator was already on this unit's roster; only items were added.
+    /// The operator was already on this unit's roster and a new item or issue date
+    /// was recorded.
+    Updated,
+    /// The operator was already on this unit's roster with this item; nothing changed.
     Unchanged,
     /// The row was not imported.
     Rejected,
+}
+
+impl RowAction {
+    /// Returns the change a row makes as a preview shows it: `new`, `updated`,
+    /// `unchanged` or `error`.
+    pub fn change(self) -> &'static str {
+        match self {
+            RowAction::Created => "new",
+            RowAction::Attached | RowAction::Updated => "updated",
+            RowAction::Unchanged => "unchanged",
+            RowAction::Rejected => "error",
+        }
+    }
 }
 
 /// The result of one data row, with its message in both locales.
@@ -39,6 +58,9 @@ pub struct ImportedRow {
     pub line: usize,
     pub action: RowAction,
     pub operator_id: Option<String>,
+    /// The person's name and masked ID number, for rows the parser accepted.
+    pub name: Option<String>,
+    pub id_number_masked: Option<String>,
     pub field: Option<String>,
     pub code: Option<String>,
     pub message_zh: Option<String>,
@@ -72,7 +94,10 @@ impl RosterImport {
                     "line": row.line,
                     "outcome": if row.action == RowAction::Rejected { "rejected" } else { "accepted" },
                     "action": row.action,
+                    "change": row.action.change(),
                     "operator_id": row.operator_id,
+                    "name": row.name,
+                    "id_number_masked": row.id_number_masked,
                     "field": row.field,
                     "code": row.code,
                     "message": pick(&row.message_zh, &row.message_en),
@@ -84,14 +109,31 @@ impl RosterImport {
             .iter()
             .map(|(code, zh, en)| json!({ "code": code, "message": if locale == Locale::En { en } else { zh } }))
             .collect();
+        let count = |change: &str| self.rows.iter().filter(|row| row.action.change() == change).count();
         json!({
             "encoding_used": self.encoding_used,
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "changes": { "new": count("new"), "updated": count("updated"), "unchanged": count("unchanged"), "error": count("error") },
             "notices": notices,
             "rows": rows,
         })
     }
+}
+
+/// A roster file parsed for one unit, before any row is written.
+pub struct ParsedRoster {
+    pub unit: UnitRecord,
+    pub report: RosterReport,
+}
+
+/// Parses `bytes` as a roster of unit `unit_id`.
+///
+/// Fails with 404 for an unknown unit and 400 for a file that cannot be read at all.
+pub async fn parse_for_unit(state: &AppState, unit_id: &str, bytes: &[u8], file_name: &str) -> Result<ParsedRoster, ApiError> {
+    let unit = find_unit(state, unit_id).await?.ok_or_else(|| ApiError::not_found("units.not_found"))?;
+    let report = parse_roster(bytes, file_name, state.today(), state.catalogue)?;
+    Ok(ParsedRoster { unit, report })
 }
 
 /// Parses `bytes` as a roster of unit `unit_id` and imports its accepted rows.
@@ -99,42 +141,88 @@ impl RosterImport {
 /// Fails with 404 for an unknown unit and 400 for a file that cannot be read at all.
 /// Problems of single rows do not fail the import but are reported per row.
 pub async fn import_roster(state: &AppState, unit_id: &str, bytes: &[u8], file_name: &str) -> Result<RosterImport, ApiError> {
-    let unit = find_unit(state, unit_id).await?.ok_or_else(|| ApiError::not_found("units.not_found"))?;
-    let report = parse_roster(bytes, file_name, state.today(), state.catalogue)?;
+    let parsed = parse_for_unit(state, unit_id, bytes, file_name).await?;
+    let rows = import_rows(state, &parsed.unit, &parsed.report.rows).await?;
+    let result = summarize(&parsed.report, rows);
+    tracing::info!(unit = %unit_id, file = %file_name, accepted = result.accepted, rejected = result.rejected, "roster imported");
+    Ok(result)
+}
 
-    let mut rows = Vec::with_capacity(report.rows.len());
-    for row in &report.rows {
-        let imported = match &row.outcome {
-            RowOutcome::Rejected { field, code, message_zh, message_en } => ImportedRow {
-                line: row.line,
-                action: RowAction::Rejected,
-                operator_id: None,
-                field: Some(field.clone()),
-                code: Some(code.clone()),
-                message_zh: Some(message_zh.clone()),
-                message_en: Some(message_en.clone()),
-            },
-            RowOutcome::Accepted(entry) => {
-                if let Some(row_uscc) = entry.unit_uscc.as_ref().filter(|uscc| uscc.as_str() != unit.uscc) {
-                    rejected_row(row.line, "unit_uscc", "roster_import.unit_mismatch", &[("uscc", row_uscc.as_str()), ("unit", &unit.name)])
-                } else {
-                    import_entry(state, &unit.id, entry, row.line).await?
-                }
-            }
-        };
-        rows.push(imported);
+/// Checks every row of `parsed` against the database as [`import_roster`] would and
+/// returns what each row would do, without writing anything: the rows run in one
+/// transaction that is rolled back, so a later row finds what an earlier row of the
+/// same file would write.
+// NOTE: on SQLite the transaction holds the write lock while the file is checked,
+// so other writes wait for the preview of a large file.
+pub async fn preview_roster(state: &AppState, parsed: &ParsedRoster) -> Result<RosterImport, ApiError> {
+    let mut tx = state.engine.db.begin_write().await?;
+    let mut rows = Vec::with_capacity(parsed.report.rows.len());
+    for row in &parsed.report.rows {
+        rows.push(check_row(state, &mut tx, &parsed.unit, row).await?);
     }
+    tx.rollback().await?;
+    Ok(summarize(&parsed.report, rows))
+}
 
+/// Imports `rows` of a parsed roster, each in its own transaction.
+pub async fn import_rows(state: &AppState, unit: &UnitRecord, rows: &[RowResult]) -> Result<Vec<ImportedRow>, ApiError> {
+    let mut imported = Vec::with_capacity(rows.len());
+    for row in rows {
+        imported.push(import_row(state, unit, row).await?);
+    }
+    Ok(imported)
+}
+
+/// Builds the result of a file from its parse report and the rows' results.
+pub fn summarize(report: &RosterReport, rows: Vec<ImportedRow>) -> RosterImport {
     let rejected = rows.iter().filter(|row| row.action == RowAction::Rejected).count();
-    let result = RosterImport {
+    RosterImport {
         encoding_used: report.encoding_used.map(|encoding| encoding.as_str()),
         accepted: rows.len() - rejected,
         rejected,
         notices: report.notices.iter().map(|notice| (notice.code.clone(), notice.message_zh.clone(), notice.message_en.clone())).collect(),
         rows,
+    }
+}
+
+/// Checks one row and writes it into `tx`, which the caller commits or rolls back.
+async fn check_row(state: &AppState, tx: &mut Tx, unit: &UnitRecord, row: &RowResult) -> Result<ImportedRow, ApiError> {
+    match &row.outcome {
+        RowOutcome::Rejected { field, code, message_zh, message_en } => Ok(ImportedRow {
+            line: row.line,
+            action: RowAction::Rejected,
+            operator_id: None,
+            name: None,
+            id_number_masked: None,
+            field: Some(field.clone()),
+            code: Some(code.clone()),
+            message_zh: Some(message_zh.clone()),
+            message_en: Some(message_en.clone()),
+        }),
+        RowOutcome::Accepted(entry) => {
+            let imported = match entry.unit_uscc.as_ref().filter(|uscc| uscc.as_str() != unit.uscc) {
+                Some(row_uscc) => rejected_row(row.line, "unit_uscc", "roster_import.unit_mismatch", &[("uscc", row_uscc.as_str()), ("unit", &unit.name)]),
+                None => write_entry(state, tx, &unit.id, entry, row.line).await?,
+            };
+            Ok(ImportedRow { name: Some(entry.name.as_str().to_string()), id_number_masked: Some(entry.id_number.mask()), ..imported })
+        }
+    }
+}
+
+/// Writes one row in its own transaction.
+async fn import_row(state: &AppState, unit: &UnitRecord, row: &RowResult) -> Result<ImportedRow, ApiError> {
+    let mut tx = state.engine.db.begin_write().await?;
+    let checked = match check_row(state, &mut tx, unit, row).await {
+        Ok(checked) => checked,
+        // A parallel import or registration changed the same person in the meantime.
+        // Dropping the transaction rolls back what the row wrote.
+        Err(ApiError::Internal(error)) if error.downcast_ref::<sqlx::Error>().is_some_and(is_unique_violation) => {
+            return Ok(rejected_row(row.line, "id_number", "roster_import.changed_concurrently", &[]));
+        }
+        Err(error) => return Err(error),
     };
-    tracing::info!(unit = %unit.id, file = %file_name, accepted = result.accepted, rejected = result.rejected, "roster imported");
-    Ok(result)
+    tx.commit().await?;
+    Ok(checked)
 }
 
 fn rejected_row(line: usize, field: &str, code: &str, args: &[(&str, &str)]) -> ImportedRow {
@@ -142,6 +230,8 @@ fn rejected_row(line: usize, field: &str, code: &str, args: &[(&str, &str)]) -> 
         line,
         action: RowAction::Rejected,
         operator_id: None,
+        name: None,
+        id_number_masked: None,
         field: Some(field.to_string()),
         code: Some(code.to_string()),
         message_zh: Some(messages::text(Locale::ZhCn, code, args)),
@@ -150,31 +240,19 @@ fn rejected_row(line: usize, field: &str, code: &str, args: &[(&str, &str)]) -> 
 }
 
 fn accepted_row(line: usize, action: RowAction, operator_id: String) -> ImportedRow {
-    ImportedRow { line, action, operator_id: Some(operator_id), field: None, code: None, message_zh: None, message_en: None }
+    ImportedRow { line, action, operator_id: Some(operator_id), name: None, id_number_masked: None, field: None, code: None, message_zh: None, message_en: None }
 }
 
-/// Writes one accepted row in its own transaction.
-async fn import_entry(state: &AppState, unit_id: &str, entry: &RosterEntry, line: usize) -> Result<ImportedRow, ApiError> {
-    match write_entry(state, unit_id, entry, line).await {
-        Ok(row) => Ok(row),
-        // A parallel import or registration changed the same person in the meantime.
-        Err(ApiError::Internal(error)) if error.downcast_ref::<sqlx::Error>().is_some_and(is_unique_violation) => {
-            Ok(rejected_row(line, "id_number", "roster_import.changed_concurrently", &[]))
-        }
-        Err(error) => Err(error),
-    }
-}
-
-async fn write_entry(state: &AppState, unit_id: &str, entry: &RosterEntry, line: usize) -> Result<ImportedRow, ApiError> {
+/// Writes one accepted row into `tx`. A rejected row returns before writing anything.
+async fn write_entry(state: &AppState, tx: &mut Tx, unit_id: &str, entry: &RosterEntry, line: usize) -> Result<ImportedRow, ApiError> {
     let now_ms = state.now_ms();
-    let mut tx = state.engine.db.begin_write().await?;
     let issued_on = entry.certificate_issued_on;
     let item_code = entry.item.code.as_str();
 
     // Case 1: the ID number is known.
     let by_id_number = sqlx::query("SELECT id, mobile, unit_id FROM operators WHERE id_number = $1")
         .bind(entry.id_number.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     if let Some(existing) = by_id_number {
         let operator_id: String = existing.try_get("id")?;
@@ -184,7 +262,13 @@ async fn write_entry(state: &AppState, unit_id: &str, entry: &RosterEntry, line:
             return Ok(rejected_row(line, "id_number", "roster_import.id_number_other_mobile", &[("value", &entry.id_number.mask())]));
         }
         let action = match current_unit.as_deref() {
-            Some(current) if current == unit_id => RowAction::Unchanged,
+            Some(current) if current == unit_id => {
+                if item_recorded(tx, &operator_id, item_code, issued_on).await? {
+                    RowAction::Unchanged
+                } else {
+                    RowAction::Updated
+                }
+            }
             Some(current) => {
                 let unit_name = find_unit(state, current).await?.map(|unit| unit.name).unwrap_or_default();
                 return Ok(rejected_row(line, "id_number", "roster_import.attached_to_other_unit", &[("name", entry.name.as_str()), ("unit", &unit_name)]));
@@ -194,14 +278,13 @@ async fn write_entry(state: &AppState, unit_id: &str, entry: &RosterEntry, line:
                     .bind(unit_id)
                     .bind(now_ms)
                     .bind(&operator_id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
-                insert_affiliation(&mut tx, &operator_id, unit_id, "roster", now_ms).await?;
+                insert_affiliation(tx, &operator_id, unit_id, "roster", now_ms).await?;
                 RowAction::Attached
             }
         };
-        upsert_operator_item(&mut tx, &operator_id, item_code, issued_on).await?;
-        tx.commit().await?;
+        upsert_operator_item(tx, &operator_id, item_code, issued_on).await?;
         return Ok(accepted_row(line, action, operator_id));
     }
 
@@ -213,7 +296,7 @@ async fn write_entry(state: &AppState, unit_id: &str, entry: &RosterEntry, line:
     };
     let by_mobile = sqlx::query("SELECT id, id_number FROM operators WHERE mobile = $1")
         .bind(entry.mobile.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     if let Some(existing) = by_mobile {
         let operator_id: String = existing.try_get("id")?;
@@ -232,11 +315,10 @@ async fn write_entry(state: &AppState, unit_id: &str, entry: &RosterEntry, line:
         .bind(unit_id)
         .bind(now_ms)
         .bind(&operator_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        insert_affiliation(&mut tx, &operator_id, unit_id, "roster", now_ms).await?;
-        upsert_operator_item(&mut tx, &operator_id, item_code, issued_on).await?;
-        tx.commit().await?;
+        insert_affiliation(tx, &operator_id, unit_id, "roster", now_ms).await?;
+        upsert_operator_item(tx, &operator_id, item_code, issued_on).await?;
         return Ok(accepted_row(line, RowAction::Attached, operator_id));
     }
 
@@ -254,10 +336,24 @@ async fn write_entry(state: &AppState, unit_id: &str, entry: &RosterEntry, line:
     .bind(&entry.email)
     .bind(unit_id)
     .bind(now_ms)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    insert_affiliation(&mut tx, &operator_id, unit_id, "roster", now_ms).await?;
-    upsert_operator_item(&mut tx, &operator_id, item_code, issued_on).await?;
-    tx.commit().await?;
+    insert_affiliation(tx, &operator_id, unit_id, "roster", now_ms).await?;
+    upsert_operator_item(tx, &operator_id, item_code, issued_on).await?;
     Ok(accepted_row(line, RowAction::Created, operator_id))
+}
+
+/// Returns whether the operator already has `item_code` with the issue date
+/// `issued_on` (or any date when `issued_on` is missing), so the row changes nothing.
+async fn item_recorded(tx: &mut Tx, operator_id: &str, item_code: &str, issued_on: Option<chrono::NaiveDate>) -> Result<bool, sqlx::Error> {
+    let stored: Option<Option<String>> = sqlx::query_scalar("SELECT certificate_issued_on FROM operator_items WHERE operator_id = $1 AND item_code = $2")
+        .bind(operator_id)
+        .bind(item_code)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match (stored, issued_on) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(stored), Some(date)) => stored.as_deref() == Some(date.to_string().as_str()),
+    })
 }

@@ -52,17 +52,29 @@ async fn release(
         _ if caller.is_admin_of_unit(&unit_id) => "release",
         _ => return Err(ApiError::forbidden("auth.forbidden")),
     };
-    let reason = request.reason.trim();
+    let by = caller.account_id.clone().unwrap_or_default();
+    let released_at = release_operator(&state, &unit_id, &operator_id, kind, &request.reason, &by).await?;
+    Ok(Json(json!({ "operator_id": operator_id, "unit_id": unit_id, "kind": kind, "released_at": released_at })))
+}
+
+/// Ends operator `operator_id`'s period at unit `unit_id` as `kind` (`release` by the
+/// unit's admin, `override` by an association admin) by account `by`, and returns the
+/// release time in unix milliseconds. The caller has checked that `by` may do so.
+///
+/// Fails with 400 for a blank reason, 404 for an operator who never belonged to the
+/// unit (`release` only) and 409 for a former member.
+pub async fn release_operator(state: &AppState, unit_id: &str, operator_id: &str, kind: &str, reason: &str, by: &str) -> Result<i64, ApiError> {
+    let reason = reason.trim();
     if reason.is_empty() {
         return Err(ApiError::invalid("unit_change.reason_required").field("reason"));
     }
     // A unit admin learns nothing about an operator who never belonged to the unit, so
     // the response is 404 as for an unknown id. For a former member it is 409.
-    let operator = load_operator(&state, &operator_id).await?;
-    if operator.unit_id.as_deref() != Some(unit_id.as_str()) {
+    let operator = load_operator(state, operator_id).await?;
+    if operator.unit_id.as_deref() != Some(unit_id) {
         let had_period = sqlx::query("SELECT 1 FROM affiliations WHERE operator_id = $1 AND unit_id = $2")
-            .bind(&operator_id)
-            .bind(&unit_id)
+            .bind(operator_id)
+            .bind(unit_id)
             .fetch_optional(&state.engine.db.pool)
             .await?
             .is_some();
@@ -71,15 +83,14 @@ async fn release(
         }
         return Err(ApiError::conflict("unit_change.not_in_unit"));
     }
-    let by = caller.account_id.clone().unwrap_or_default();
 
     // Step 1: end the period and detach the operator, in one transaction with the archive entry.
     let now_ms = state.now_ms();
     let mut tx = state.engine.db.begin_write().await?;
     let detached = sqlx::query("UPDATE operators SET unit_id = NULL, status = 'registered', updated_at = $1 WHERE id = $2 AND unit_id = $3")
         .bind(now_ms)
-        .bind(&operator_id)
-        .bind(&unit_id)
+        .bind(operator_id)
+        .bind(unit_id)
         .execute(&mut *tx)
         .await?;
     if detached.rows_affected() == 0 {
@@ -87,27 +98,27 @@ async fn release(
     }
     sqlx::query("UPDATE affiliations SET ended_at = $1, ended_by = $2, end_kind = $3, end_reason = $4 WHERE operator_id = $5 AND unit_id = $6 AND ended_at IS NULL")
         .bind(now_ms)
-        .bind(&by)
+        .bind(by)
         .bind(kind)
         .bind(reason)
-        .bind(&operator_id)
-        .bind(&unit_id)
+        .bind(operator_id)
+        .bind(unit_id)
         .execute(&mut *tx)
         .await?;
     let body = json!({ "unit_id": unit_id, "kind": kind });
     let entry = NewEntry {
-        recorded_by: &by,
+        recorded_by: by,
         reason: Some(reason),
-        ..NewEntry::system(&operator_id, Archive::ContinuingEducation, "unit_released", format!("unit_released:{unit_id}:{now_ms}"), body)
+        ..NewEntry::system(operator_id, Archive::ContinuingEducation, "unit_released", format!("unit_released:{unit_id}:{now_ms}"), body)
     };
     archive::append(&mut tx, state.engine.db.backend, entry, now_ms).await?;
     tx.commit().await?;
     tracing::info!(operator = %operator_id, unit = %unit_id, kind, by = %by, "operator released from unit");
 
     // Step 2: the registration instance goes back to info completion and notifies.
-    let instance = registration_instance(&state, &operator.mobile).await?;
-    crate::workflow::send(&state, &instance.id, EventIn::new(format!("released:{operator_id}:{now_ms}"), "unit_released")).await?;
-    Ok(Json(json!({ "operator_id": operator_id, "unit_id": unit_id, "kind": kind, "released_at": now_ms })))
+    let instance = registration_instance(state, &operator.mobile).await?;
+    crate::workflow::send(state, &instance.id, EventIn::new(format!("released:{operator_id}:{now_ms}"), "unit_released")).await?;
+    Ok(now_ms)
 }
 
 #[derive(Deserialize)]
@@ -169,6 +180,8 @@ async fn records(
     let (credits, cards) = if current { person_records(&state, &operator_id, year).await? } else { (Value::Null, Value::Null) };
     Ok(Json(json!({
         "operator_id": operator_id,
+        "name": operator.name,
+        "id_number_masked": operator.id_number.as_deref().map(crate::mask::id_number),
         "unit_id": unit_id,
         "year": year,
         "current_unit": current,

@@ -154,6 +154,13 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/units/{unit_id}/staff/cards", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("POST", "/api/units/{unit_id}/staff/enroll", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("POST", "/api/units/{unit_id}/staff/remind", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("GET", "/api/units/mine", &[Who::UnitAdmin], Open),
+    row("POST", "/api/units/{unit_id}/roster/preview", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("GET", "/api/units/{unit_id}/roster/imports/{import_id}", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("POST", "/api/units/{unit_id}/roster/imports/{import_id}/confirm", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("GET", "/api/units/{unit_id}/join-requests", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
+    row("POST", "/api/units/{unit_id}/join-requests", &[Who::UnitAdmin, Who::Admin], Subject),
+    row("POST", "/api/units/{unit_id}/join-requests/{request_id}/decision", &[Who::UnitAdmin, Who::Admin], Subject),
     row("POST", "/api/verifications", &[Who::Operator, Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),
     row("GET", "/api/verifications", STAFF, Open),
     row("POST", "/api/verifications/{verification_id}/decision", STAFF, Open),
@@ -314,6 +321,8 @@ struct World {
     attempt_a: String,
     attempt_b: String,
     card_b: String,
+    /// A previewed roster import of unit A.
+    import_a: String,
     institution_1: CreatedInstitution,
     institution_2: CreatedInstitution,
     /// Strings that identify operator B, which no A-side caller may receive.
@@ -411,6 +420,18 @@ async fn build_world(app: &TestApp) -> World {
     .await
     .unwrap();
 
+    // A roster preview of unit A, whose import id the import routes name.
+    let roster = format!("姓名,身份证号码,手机号码,作业项目代号\n李预览,{},13700000777,T\n", id_number("43010219800101203"));
+    let preview = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/units/{unit_a}/roster/preview?file_name=roster.csv"))
+        .header("authorization", format!("Bearer {unit_admin_a}"))
+        .body(Body::from(roster))
+        .unwrap();
+    let preview = app.send(preview).await;
+    assert_eq!(preview.status, StatusCode::CREATED, "{:?}", preview.body);
+    let import_a = preview.body["import_id"].as_str().unwrap().to_string();
+
     World {
         admin,
         reviewer,
@@ -431,6 +452,7 @@ async fn build_world(app: &TestApp) -> World {
         attempt_a,
         attempt_b,
         card_b: "XF2026T000202".to_string(),
+        import_a,
         institution_1,
         institution_2,
     }
@@ -478,6 +500,8 @@ impl World {
             .replace("{appeal_id}", "no-such-appeal")
             .replace("{notice_id}", "no-such-notice")
             .replace("{slug}", "no-such-page")
+            .replace("{import_id}", &self.import_a)
+            .replace("{request_id}", "no-such-request")
             .replace("{id}", "no-such-id")
     }
 }
@@ -520,6 +544,9 @@ fn sample_body(row: &Row, world: &World, who: Who) -> Payload {
         ("POST", "/api/units/{unit_id}/operators/{operator_id}/release") => Payload::Json(json!({ "reason": "离职" })),
         ("POST", "/api/units/{unit_id}/staff/enroll") => Payload::Json(json!({ "year": 2026, "item_code": "T", "operator_ids": [operator_b] })),
         ("POST", "/api/units/{unit_id}/staff/remind") => Payload::Json(json!({ "year": 2026, "operator_ids": [operator_b] })),
+        ("POST", "/api/units/{unit_id}/roster/preview") => Payload::Csv("姓名,身份证号码,手机号码,作业项目代号\n"),
+        ("POST", "/api/units/{unit_id}/join-requests") => Payload::Json(json!({ "id_number": "110", "name": "张三" })),
+        ("POST", "/api/units/{unit_id}/join-requests/{request_id}/decision") => Payload::Json(json!({ "decision": "decline", "reason": "不同意" })),
         ("POST", "/api/verifications") => match who {
             Who::UnitAdmin => Payload::Form(vec![("kind", "unit_credit_code".to_string()), ("subject_id", world.unit_b.clone())]),
             _ => Payload::Form(vec![("kind", "operator_real_name".to_string()), ("subject_id", operator_b)]),

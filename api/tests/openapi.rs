@@ -33,6 +33,10 @@ both_backends!(openapi_lists_institution_routes, |db: Db| async move {
         ("/api/help", "get"),
         ("/api/help/{slug}", "get"),
         ("/api/site/footer", "get"),
+        ("/api/units/{unit_id}/roster/preview", "post"),
+        ("/api/units/{unit_id}/roster/imports/{import_id}/confirm", "post"),
+        ("/api/units/{unit_id}/join-requests", "post"),
+        ("/api/units/{unit_id}/join-requests/{request_id}/decision", "post"),
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} missing from {}", serde_json::to_string(paths).unwrap());
     }

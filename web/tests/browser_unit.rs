@@ -8,67 +8,18 @@
 mod common;
 mod chromium;
 
-use std::path::PathBuf;
-use std::time::Duration;
 
 use axum::http::StatusCode;
-use chromium::Browser;
+use chromium::{Browser, VIEWPORTS, click, serve, wait_for_text};
 use common::{ADMIN_PASSWORD, TestApp, app, id_number, march_5_10am_beijing, uscc};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use workflows::both_backends;
 use workflows::db::{Backend, Db};
 
-/// Phone and desktop viewports of the screenshots: (name, width, height).
-const VIEWPORTS: [(&str, u32, u32); 2] = [("phone", 360, 780), ("desktop", 1280, 900)];
-
-/// Serves the site on a free loopback port; returns its base URL.
-async fn serve(app: &TestApp) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let config = web::WebConfig { site_name: None, icp_filing: Some("湘ICP备00000000号-1".into()), contact: Some("协会办公室 0731-00000000".into()) };
-    let site = web::site(app.state.clone(), config);
-    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
-    format!("http://{address}")
-}
-
-/// Saves `unit-{name}-{viewport}.png` at each viewport when `save` is set, then
-/// returns to the desktop viewport, where unit admins work.
+/// Saves `unit-{name}-{viewport}.png` at each viewport when `save` is set.
 async fn screenshots(client: &Client, name: &str, save: bool) {
-    if !save {
-        return;
-    }
-    let folder = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"));
-    std::fs::create_dir_all(&folder).unwrap();
-    for (viewport, width, height) in VIEWPORTS {
-        client.set_window_size(width, height).await.unwrap();
-        let png = client.screenshot().await.unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        std::fs::write(folder.join(format!("unit-{name}-{viewport}.png")), png).unwrap();
-    }
-    client.set_window_size(VIEWPORTS[1].1, VIEWPORTS[1].2).await.unwrap();
-}
-
-async fn click(client: &Client, css: &str) {
-    client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
-}
-
-async fn body_text(client: &Client) -> String {
-    match client.find(Locator::Css("body")).await {
-        Ok(body) => body.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// Waits up to 10 s for the page's body to contain `text`.
-async fn wait_for_text(client: &Client, text: &str) {
-    for _ in 0..100 {
-        if body_text(client).await.contains(text) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the page never showed {text:?}: {}", body_text(client).await);
+    chromium::screenshots(client, &format!("unit-{name}"), save).await;
 }
 
 /// Scrolls the element with id `id` to the top of the window for the next screenshot.
@@ -109,7 +60,7 @@ both_backends!(unit_admin_main_path, |db: Db| async move {
     .await
     .unwrap();
 
-    let base = serve(&app).await;
+    let base = serve(&app.state).await;
     let browser = Browser::start().await;
     let client = browser.client.clone();
     client.set_window_size(VIEWPORTS[1].1, VIEWPORTS[1].2).await.unwrap();

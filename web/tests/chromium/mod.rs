@@ -145,6 +145,17 @@ pub async fn screenshots(client: &Client, name: &str, save: bool) {
     client.set_window_size(width_before as u32, height_before as u32).await.unwrap();
 }
 
+/// Saves screenshots like [`screenshots`] with the element `focus` (a CSS selector)
+/// scrolled into view first.
+pub async fn screenshots_of(client: &Client, name: &str, save: bool, focus: &str) {
+    if !save {
+        return;
+    }
+    let script = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})";
+    client.execute(script, vec![json!(focus)]).await.unwrap();
+    screenshots(client, name, save).await;
+}
+
 pub async fn fill(client: &Client, id: &str, text: &str) {
     let field = client.wait().for_element(Locator::Id(id)).await.unwrap();
     field.clear().await.unwrap();
@@ -167,9 +178,9 @@ pub async fn body_text(client: &Client) -> String {
     }
 }
 
-/// Waits up to 10 s for the page's body to contain `text`.
+/// Waits up to 20 s for the page's body to contain `text`.
 pub async fn wait_for_text(client: &Client, text: &str) {
-    for _ in 0..100 {
+    for _ in 0..200 {
         if body_text(client).await.contains(text) {
             return;
         }
