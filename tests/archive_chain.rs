@@ -91,6 +91,13 @@ both_backends!(archive_records_and_verifies, |db: Db| async move {
     assert_eq!(rows[6][1], "更正");
     assert!(rows.last().unwrap()[0].contains("校验通过"), "{:?}", rows.last());
 
+    // Content reads as labelled fields, and people appear by name, not by id.
+    assert!(rows[2][4].contains("课程：T-01"), "{:?}", rows[2]);
+    assert!(!rows[2][4].contains('{'), "{:?}", rows[2]);
+    assert!(!rows[6][6].is_empty(), "{:?}", rows[6]);
+    assert_ne!(rows[6][6], reviewer_id, "the approver is shown by name: {:?}", rows[6]);
+    assert!(!rows[0][0].contains("op-1"), "the title names the operator: {:?}", rows[0]);
+
     // The PDF export carries the same entries, with Chinese text that pdftotext reads back.
     let response = p.http.get(format!("{}/api/archives/op-1/export?format=pdf", p.base)).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(response.status(), 200);

@@ -7,6 +7,7 @@ use domain::archive::{Archive, Entry};
 use domain::messages::{self, Locale};
 use workers::pdf::Block;
 
+use crate::archive_text::{ArchiveNames, body_text};
 use crate::archive_xlsx::HEADERS;
 use crate::archives::entry_time;
 
@@ -18,7 +19,7 @@ const COLUMNS: [usize; 8] = [0, 1, 2, 3, 4, 5, 8, 10];
 const HASH_DIGITS: usize = 12;
 
 /// Lists the blocks of the document, for `workers::pdf::render`.
-pub fn blocks(archive: Archive, operator_id: &str, entries: &[Entry], chain_intact: bool) -> Vec<Block> {
+pub fn blocks(archive: Archive, names: &ArchiveNames, entries: &[Entry], chain_intact: bool) -> Vec<Block> {
     let zh = |code: &str| messages::text(Locale::ZhCn, code, &[]);
     let rows = entries
         .iter()
@@ -36,9 +37,9 @@ pub fn blocks(archive: Archive, operator_id: &str, entries: &[Entry], chain_inta
                 entry.seq.to_string(),
                 kind,
                 entry_time(entry),
-                entry.unit_id.clone().unwrap_or_default(),
-                entry.body.clone(),
-                entry.recorded_by.clone(),
+                names.unit(entry.unit_id.as_deref()),
+                body_text(&entry.body),
+                names.account(Some(&entry.recorded_by)),
                 reason,
                 entry.hash.chars().take(HASH_DIGITS).collect(),
             ]
@@ -47,7 +48,7 @@ pub fn blocks(archive: Archive, operator_id: &str, entries: &[Entry], chain_inta
 
     let status = if chain_intact { "archive.chain_intact" } else { "archive.chain_broken" };
     vec![
-        Block::Title(messages::text(Locale::ZhCn, "archive.export_title", &[("operator", operator_id)])),
+        Block::Title(messages::text(Locale::ZhCn, "archive.export_title", &[("operator", &names.operator)])),
         Block::Paragraph(zh(&format!("archive.name.{}", archive.as_str()))),
         Block::Space(6.0),
         Block::Table { headers: COLUMNS.iter().map(|&column| zh(HEADERS[column])).collect(), rows },

@@ -5,6 +5,7 @@ use domain::archive::{Archive, Entry};
 use domain::messages::{self, Locale};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
+use crate::archive_text::{ArchiveNames, body_text};
 use crate::archives::entry_time;
 
 /// Column headers, as message codes.
@@ -23,14 +24,14 @@ pub(crate) const HEADERS: [&str; 11] = [
 ];
 
 /// Builds the workbook and returns its bytes.
-pub fn workbook(archive: Archive, operator_id: &str, entries: &[Entry], chain_intact: bool) -> Result<Vec<u8>, XlsxError> {
+pub fn workbook(archive: Archive, names: &ArchiveNames, entries: &[Entry], chain_intact: bool) -> Result<Vec<u8>, XlsxError> {
     let zh = |code: &str| messages::text(Locale::ZhCn, code, &[]);
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet();
     sheet.set_name(&zh(&format!("archive.name.{}", archive.as_str())))?;
     let bold = Format::new().set_bold();
 
-    sheet.write_string(0, 0, messages::text(Locale::ZhCn, "archive.export_title", &[("operator", operator_id)]))?;
+    sheet.write_string(0, 0, messages::text(Locale::ZhCn, "archive.export_title", &[("operator", &names.operator)]))?;
     for (column, code) in HEADERS.iter().enumerate() {
         sheet.write_string_with_format(1, column as u16, zh(code), &bold)?;
     }
@@ -41,10 +42,10 @@ pub fn workbook(archive: Archive, operator_id: &str, entries: &[Entry], chain_in
         sheet.write_number(row, 0, entry.seq as f64)?;
         sheet.write_string(row, 1, kind)?;
         sheet.write_string(row, 2, entry_time(entry))?;
-        sheet.write_string(row, 3, entry.unit_id.as_deref().unwrap_or(""))?;
-        sheet.write_string(row, 4, &entry.body)?;
-        sheet.write_string(row, 5, &entry.recorded_by)?;
-        sheet.write_string(row, 6, entry.approved_by.as_deref().unwrap_or(""))?;
+        sheet.write_string(row, 3, names.unit(entry.unit_id.as_deref()))?;
+        sheet.write_string(row, 4, body_text(&entry.body))?;
+        sheet.write_string(row, 5, names.account(Some(&entry.recorded_by)))?;
+        sheet.write_string(row, 6, names.account(entry.approved_by.as_deref()))?;
         if let Some(seq) = entry.supersedes {
             sheet.write_number(row, 7, seq as f64)?;
         }

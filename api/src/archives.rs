@@ -110,15 +110,16 @@ async fn read(State(state): State<AppState>, caller: Caller, Path(operator_id): 
 async fn export(State(state): State<AppState>, caller: Caller, Path(operator_id): Path<String>, Query(query): Query<ArchiveQuery>) -> Result<Response, ApiError> {
     let archive = parse_archive(query.archive.as_deref())?;
     let (entries, intact) = visible_entries(&state, &caller, &operator_id, archive).await?;
+    let names = crate::archive_text::ArchiveNames::load(&state, &operator_id, &entries).await?;
     match query.format.as_deref().unwrap_or("xlsx") {
         "xlsx" => {
-            let bytes = crate::archive_xlsx::workbook(archive, &operator_id, &entries, intact).map_err(ApiError::internal)?;
+            let bytes = crate::archive_xlsx::workbook(archive, &names, &entries, intact).map_err(ApiError::internal)?;
             let file_name = format!("archive-{operator_id}-{}.xlsx", archive.as_str());
             Ok(attachment("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", &file_name, bytes))
         }
         "pdf" => {
-            let blocks = crate::archive_pdf::blocks(archive, &operator_id, &entries, intact);
-            let info = DocumentInfo { title: messages::text(Locale::ZhCn, "archive.export_title", &[("operator", &operator_id)]), author: messages::text(Locale::ZhCn, "web.site.name", &[]) };
+            let blocks = crate::archive_pdf::blocks(archive, &names, &entries, intact);
+            let info = DocumentInfo { title: messages::text(Locale::ZhCn, "archive.export_title", &[("operator", &names.operator)]), author: messages::text(Locale::ZhCn, "web.site.name", &[]) };
             let font = crate::card_pdf::pdf_font("archive.pdf_unavailable")?;
             let bytes = tokio::task::spawn_blocking(move || workers::pdf::render(font, &info, &blocks))
                 .await

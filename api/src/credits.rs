@@ -29,7 +29,7 @@ struct CreditsQuery {
 }
 
 /// `GET /api/credits?year=2026` (operator): credits and cards per item for the year,
-/// the current Beijing year by default.
+/// the current Beijing year by default, and the year's approved past-year records.
 async fn my_credits(State(state): State<AppState>, caller: Caller, Query(query): Query<CreditsQuery>) -> Result<Json<Value>, ApiError> {
     let operator_id = caller.operator_id()?;
     let year = query.year.unwrap_or_else(|| state.today().year());
@@ -88,7 +88,26 @@ async fn my_credits(State(state): State<AppState>, caller: Caller, Query(query):
             "card": card,
         }));
     }
-    Ok(Json(json!({ "year": year, "items": items })))
+
+    // Earlier years' records count once staff approved them; they have no courses or
+    // card on this platform.
+    let past = sqlx::query("SELECT item_code, credits, source, decided_at FROM past_year_records WHERE operator_id = $1 AND year = $2 AND status = 'approved' ORDER BY item_code")
+        .bind(operator_id)
+        .bind(i64::from(year))
+        .fetch_all(&state.engine.db.pool)
+        .await?;
+    let mut past_records = Vec::with_capacity(past.len());
+    for row in past {
+        let item_code: String = row.try_get("item_code")?;
+        past_records.push(json!({
+            "item_code": item_code,
+            "item_name": state.catalogue.item(&item_code).map(|item| item.name.clone()),
+            "credits": row.try_get::<i64, _>("credits")?,
+            "source": row.try_get::<String, _>("source")?,
+            "approved_at": row.try_get::<Option<i64>, _>("decided_at")?,
+        }));
+    }
+    Ok(Json(json!({ "year": year, "items": items, "past_records": past_records })))
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@
 //! from the system, so tests and the demo can run on a simulated clock.
 
 pub mod archive_pdf;
+pub mod archive_text;
 pub mod archive_xlsx;
 pub mod appeals;
 pub mod archives;

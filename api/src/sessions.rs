@@ -139,12 +139,9 @@ pub(crate) async fn report(State(state): State<AppState>, signed: Signed) -> Res
         return Err(ApiError::conflict("session.year_closed").arg("year", enrollment.year));
     }
 
-    // Step 4: store the session with the operator's unit at this moment.
-    let unit_id: Option<String> = sqlx::query_scalar("SELECT unit_id FROM operators WHERE id = $1")
-        .bind(&enrollment.operator_id)
-        .fetch_optional(&state.engine.db.pool)
-        .await?
-        .flatten();
+    // Step 4: store the session with the unit of the period it happened in, so that a
+    // session reported after a unit change still belongs to the earlier unit.
+    let unit_id = unit_at(&state, &enrollment.operator_id, started_at.timestamp_millis()).await?;
     let session_id = new_id();
     let inserted = sqlx::query(
         "INSERT INTO study_sessions (id, statement_id, institution_id, enrollment_id, operator_id, unit_id, course_code, started_at, ended_at, face_check, evidence, status, created_at)
@@ -232,4 +229,30 @@ fn parse_instant(text: &str, field: &'static str) -> Result<DateTime<Utc>, ApiEr
     DateTime::parse_from_rfc3339(text.trim())
         .map(|instant| instant.with_timezone(&Utc))
         .map_err(|_| ApiError::invalid("session.time_invalid").field(field).arg("value", text))
+}
+
+/// Returns the unit of the operator's affiliation period that contains `at_ms`. A
+/// session from before the operator's first period on the platform belongs to the
+/// first unit joined after it, and with no period at all to the current unit.
+async fn unit_at(state: &AppState, operator_id: &str, at_ms: i64) -> Result<Option<String>, ApiError> {
+    let during: Option<String> = sqlx::query_scalar(
+        "SELECT unit_id FROM affiliations WHERE operator_id = $1 AND started_at <= $2 AND (ended_at IS NULL OR ended_at > $2)
+         ORDER BY started_at DESC LIMIT 1",
+    )
+    .bind(operator_id)
+    .bind(at_ms)
+    .fetch_optional(&state.engine.db.pool)
+    .await?;
+    if during.is_some() {
+        return Ok(during);
+    }
+    let next: Option<String> = sqlx::query_scalar("SELECT unit_id FROM affiliations WHERE operator_id = $1 AND started_at > $2 ORDER BY started_at LIMIT 1")
+        .bind(operator_id)
+        .bind(at_ms)
+        .fetch_optional(&state.engine.db.pool)
+        .await?;
+    if next.is_some() {
+        return Ok(next);
+    }
+    Ok(sqlx::query_scalar("SELECT unit_id FROM operators WHERE id = $1").bind(operator_id).fetch_optional(&state.engine.db.pool).await?.flatten())
 }

@@ -14,7 +14,7 @@ both_backends!(past_record_counts_after_approval, |db: Db| async move {
     let admin = app.admin_token().await;
     let unit = uscc("91430100MA4L6666");
     let (_, unit_admin) = app.create_unit(&admin, &unit, "电梯维保公司", "unit-p").await;
-    let (_, operator_id, _) = app.enrolled_operator("13800000066", &id_number("43010219800101166"), &unit).await;
+    let (operator_token, operator_id, _) = app.enrolled_operator("13800000066", &id_number("43010219800101166"), &unit).await;
     let record = |year: i64, credits: i64| json!({ "operator_id": operator_id, "year": year, "item_code": "T", "credits": credits, "source": "原省继续教育平台导出" });
 
     let reply = app.post("/api/past-records", Some(&unit_admin), record(2026, 20)).await;
@@ -30,6 +30,8 @@ both_backends!(past_record_counts_after_approval, |db: Db| async move {
     // Nothing counts before review.
     let archived = app.count("SELECT COUNT(*) FROM archive_entries WHERE operator_id = $1 AND kind = 'past_year_record'", &operator_id).await;
     assert_eq!(archived, 0);
+    let credits = app.get("/api/credits?year=2025", Some(&operator_token)).await;
+    assert_eq!(credits.body["past_records"], json!([]));
     let reviewer = app.account_token(api::auth::Role::Reviewer, "reviewer-p", None).await;
     let queue = app.get("/api/past-records", Some(&reviewer)).await;
     assert_eq!(queue.body["records"][0]["credits"], 20);
@@ -37,6 +39,9 @@ both_backends!(past_record_counts_after_approval, |db: Db| async move {
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let archived = app.count("SELECT COUNT(*) FROM archive_entries WHERE operator_id = $1 AND kind = 'past_year_record'", &operator_id).await;
     assert_eq!(archived, 1);
+    let credits = app.get("/api/credits?year=2025", Some(&operator_token)).await;
+    assert_eq!(credits.body["past_records"][0]["credits"], 20, "{:?}", credits.body);
+    assert_eq!(credits.body["past_records"][0]["item_code"], "T");
     let twice = app.post(&format!("/api/past-records/{record_id}/decision"), Some(&reviewer), json!({ "decision": "reject", "reason": "x" })).await;
     assert_eq!(twice.code(), "past_record.already_decided");
 

@@ -417,6 +417,10 @@ async fn take_exam(world: &World, person: &Person, bank: &HashMap<String, domain
     };
     world.client.post(&format!("/api/exams/{attempt_id}/evidence"), token, &evidence).await?.expect("exam evidence")?;
 
+    // A person needs time to read and answer: 8 seconds a question, well above the
+    // screening's fastest plausible pace, so only the planned cases are flagged.
+    let questions = attempt["questions"].as_array().map_or(0, Vec::len) as i64;
+    world.pass_time(Duration::seconds(8 * questions));
     let answers = answers::answer_paper(&attempt, bank, right);
     world.client.put(&format!("/api/exams/{attempt_id}/answers"), token, &json!({ "answers": answers })).await?.expect("saving answers")?;
     let result = world.client.post(&format!("/api/exams/{attempt_id}/submit"), token, &json!({})).await?.expect("submission")?;

@@ -43,7 +43,7 @@ both_backends!(staff_review_decision_withdraws_credit, |db: Db| async move {
         report(&app, &op.institution, &op.enrollment_id, &format!("s-{course}"), course, day_before + Duration::hours(index as i64 * 2), "passed", json!({ "device": "d-1" })).await;
     }
     app.run_due(&runner).await;
-    let reply = app.post(&format!("/api/enrollments/{}/exam/start", op.enrollment_id), Some(&op.token), json!({})).await;
+    let reply = app.start_exam(&op.token, &op.enrollment_id).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     let attempt_id = reply.body["attempt_id"].as_str().unwrap().to_string();
     let answers = correct_answers(&app, &attempt_id).await;

@@ -81,6 +81,15 @@ both_backends!(session_rules_across_records, |db: Db| async move {
     assert_eq!(case[0]["evidence"]["sessions"], json!(["a-1"]));
     assert_eq!(case[0]["evidence"]["operators"], 2);
 
+    // a-1, screened clean before b-1 arrived, now goes to a reviewer as well, and its
+    // hours still count until the reviewer decides.
+    let partner: String = sqlx::query_scalar("SELECT findings FROM review_cases WHERE subject_id = 'a-1'").fetch_one(&db.pool).await.unwrap();
+    let partner: Value = serde_json::from_str(&partner).unwrap();
+    assert_eq!(partner[0]["rule"], "shared_device");
+    assert_eq!(partner[0]["evidence"]["reported_with"], "b-1");
+    let a1_status: String = sqlx::query_scalar("SELECT status FROM study_sessions WHERE id = 'a-1'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(a1_status, "cleared");
+
     // op-a overlapping herself by 30 minutes on another device.
     assert_eq!(screened(&h, &db, &a, "op-a", "a-2", base + 30 * 60_000, 60, json!({ "device": "d-2" })).await, ["overlapping_sessions"]);
 

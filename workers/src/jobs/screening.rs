@@ -102,6 +102,7 @@ pub async fn screen_session(services: &Services, entry: &OutboxEntry) -> Result<
         "minutes": (ended_at - started_at) / 60_000, "face_check": face_check, "outcome": outcome,
     });
     archive_screening(services, &mut tx, &operator_id, "session", session_id, record, &findings).await?;
+    flag_crowd_partners(services, &mut tx, session_id, &findings).await?;
     tx.commit().await?;
     tracing::info!(session = %session_id, outcome = outcome.as_str(), findings = findings.len(), "study session screened");
     if outcome == Outcome::Review {
@@ -210,6 +211,38 @@ fn others(overlaps: Vec<Overlap>, operator_id: &str) -> Vec<Overlap> {
 
 /// Opens the review case of a session or attempt inside `tx`, together with the status
 /// change of the record, so a reader never sees one without the other.
+/// Opens a review case for each other operator's session that a shared device or IP
+/// address finding of `session_id` names. Those sessions were screened before this
+/// one arrived, when the device did not yet look shared, so without this only the last
+/// of the crowd would reach a reviewer. Their status is left as screened: the
+/// reviewer's decision clears their hours if needed, as for a sampled clean session.
+async fn flag_crowd_partners(services: &Services, tx: &mut Transaction<'static, Any>, session_id: &str, findings: &[Finding]) -> Result<(), ActionError> {
+    let now_ms = services.engine.now_ms();
+    for finding in findings.iter().filter(|finding| matches!(finding.rule, review::Rule::SharedDevice | review::Rule::SharedIp)) {
+        let partners: Vec<String> = finding.evidence["sessions"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+        for partner in partners {
+            let row = sqlx::query("SELECT enrollment_id, operator_id, status FROM study_sessions WHERE id = $1").bind(&partner).fetch_optional(&mut **tx).await?;
+            let Some(row) = row else { continue };
+            let enrollment_id: String = row.get(0);
+            let partner_operator: String = row.get(1);
+            let status: String = row.get(2);
+            if status == "voided" || status == "reported" {
+                // A voided session no longer counts; a reported one is screened on its own.
+                continue;
+            }
+            let mut evidence = finding.evidence.clone();
+            evidence["reported_with"] = json!(session_id);
+            let partner_findings = [Finding::new(finding.rule, evidence)];
+            open_case(tx, now_ms, "session", &partner, &enrollment_id, Outcome::Review, &partner_findings).await?;
+            let body = json!({ "record": "session", "record_id": partner, "findings": partner_findings });
+            let entry = NewEntry::system(&partner_operator, Archive::ContinuingEducation, "finding", format!("finding:{partner}:{session_id}"), body);
+            archive::append(tx, services.engine.db.backend, entry, now_ms).await?;
+            tracing::info!(session = %partner, with = %session_id, rule = finding.rule.as_str(), "earlier session of a shared device or address sent to review");
+        }
+    }
+    Ok(())
+}
+
 async fn open_case(
     tx: &mut Transaction<'static, Any>,
     now_ms: i64,
