@@ -52,6 +52,8 @@ pub struct Tally {
     pub exams_failed: usize,
     pub reviews_decided: usize,
     pub training_attendees_credited: usize,
+    /// Flagged exams decided so far, which sets which of them the reviewer voids.
+    pub flagged_exams_decided: usize,
 }
 
 fn beijing(date: (i32, u32, u32), hour: u32) -> DateTime<Utc> {
@@ -331,12 +333,11 @@ async fn study(world: &World, person: &Person, institution: &Value, courseware: 
 
 /// Decides every open review case through the API: a study session as the operator's
 /// plan sets (accepted, or its hours cleared), a sampled clean record accepted, and of
-/// the flagged exams every second one's score voided, the others accepted.
+/// the flagged exams the first and every second one after it voided, the others accepted.
 async fn decide_reviews(world: &World, people: &[Person], tally: &mut Tally) -> anyhow::Result<()> {
     // Sessions last 12 hours of the clock, so the reviewer logs in on the day of review.
     let reviewer = &staff_token(world, api::auth::Role::Reviewer, "demo-reviewer", "审核员").await?;
     let cases = world.client.get("/api/reviews?status=open&limit=500", Some(reviewer)).await?.expect("review queue")?;
-    let mut flagged_exams = 0;
     for case in cases["cases"].as_array().into_iter().flatten() {
         let enrollment = case["enrollment_id"].as_str().unwrap_or_default();
         let person = people.iter().find(|p| p.enrollment_id.as_deref() == Some(enrollment));
@@ -346,9 +347,10 @@ async fn decide_reviews(world: &World, people: &[Person], tally: &mut Tally) -> 
                 ("clear_sessions", "人脸核验未通过且无法确认为本人，本次学习学时清除，请重新学习")
             }
             (Some("session"), _) => ("accept", "核对抓拍照片后确认为本人学习"),
+            // The first flagged exam of the year and every second one after it are voided.
             _ => {
-                flagged_exams += 1;
-                if flagged_exams % 2 == 0 { ("void_score", "考试中多次切出考试画面，成绩作废") } else { ("accept", "切出画面系网络中断，核实后认可成绩") }
+                tally.flagged_exams_decided += 1;
+                if tally.flagged_exams_decided % 2 == 1 { ("void_score", "考试中多次切出考试画面，成绩作废") } else { ("accept", "切出画面系网络中断，核实后认可成绩") }
             }
         };
         let path = format!("/api/reviews/{}/decision", case["id"].as_str().unwrap_or_default());

@@ -95,12 +95,22 @@ async fn signed_api_rejects_unknown_template_unsent() {
 }
 
 #[tokio::test]
-async fn signed_api_rejects_long_parameter_unsent() {
+async fn signed_api_shortens_long_parameter() {
+    // A parameter over the provider's 35 characters goes out shortened, ending in "…".
     let (url, stub) = start_stub(Mode::Accept).await;
-    let long_name = "欧".repeat(36);
-    let error = sender(&url).send(&message("enrolled", json!({ "name": long_name }))).await.unwrap_err();
-    assert_eq!(error.kind, DeliveryErrorKind::Permanent);
-    assert!(error.message.contains("36 characters"), "{}", error.message);
+    let long_reason = "欧".repeat(36);
+    sender(&url).send(&message("enrolled", json!({ "name": long_reason }))).await.unwrap();
+    let received = stub.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    let params: Value = serde_json::from_str(received[0]["template_param"].as_str().unwrap()).unwrap();
+    let sent = params["name"].as_str().unwrap();
+    assert_eq!(sent.chars().count(), 35);
+    assert!(sent.ends_with('…'), "{sent}");
+}
+
+#[tokio::test]
+async fn signed_api_rejects_nested_parameter_unsent() {
+    let (url, stub) = start_stub(Mode::Accept).await;
     let nested = sender(&url).send(&message("enrolled", json!({ "name": { "first": "超" } }))).await.unwrap_err();
     assert_eq!(nested.kind, DeliveryErrorKind::Permanent);
     assert!(stub.received.lock().unwrap().is_empty());

@@ -420,3 +420,19 @@ both_backends!(published_version_is_immutable_and_start_up_keeps_staff_choice, |
     let (latest, definition) = other.latest_definition("reminder_loop").await.unwrap();
     assert_eq!((latest, definition.initial.as_str()), (v1.version.clone(), "waiting"));
 });
+
+both_backends!(same_event_sent_concurrently_applies_once, |db: Db| async move {
+    let (engine, _clock) = engine_at(db.clone(), start_instant()).await;
+    let id = start(&engine, "op-1").await;
+
+    // Two requests deliver one event id at the same moment, as two devices or a retry
+    // racing the original do: one applies it, the other is told it is a duplicate.
+    for round in 0..10 {
+        let event = EventIn::new(format!("credits-{round}"), "credits_updated").with("credits", round);
+        let (first, second) = tokio::join!(engine.send(&id, event.clone()), engine.send(&id, event));
+        let outcomes = [first.unwrap(), second.unwrap()];
+        let applied = outcomes.iter().filter(|outcome| matches!(outcome, EventOutcome::Applied { .. })).count();
+        assert_eq!(applied, 1, "round {round}: {outcomes:?}");
+        assert!(outcomes.contains(&EventOutcome::Duplicate), "round {round}: {outcomes:?}");
+    }
+});

@@ -169,7 +169,14 @@ impl Engine {
         let mut definition_id = String::new();
         for attempt in 1..=MAX_OPTIMISTIC_ATTEMPTS {
             let mut tx = self.db.begin_write().await?;
-            match self.apply_in(&mut tx, instance_id, event, timer_id, from_inbox, &mut definition_id).await? {
+            let applied = match self.apply_in(&mut tx, instance_id, event, timer_id, from_inbox, &mut definition_id).await {
+                // On PostgreSQL two senders of one event id can both pass the repeat
+                // check; the second then fails on the event's key. The retry finds the
+                // event recorded and reports it as a duplicate.
+                Err(EngineError::Database(error)) if is_unique_violation(&error) => None,
+                other => other?,
+            };
+            match applied {
                 Some(outcome) => {
                     tx.commit().await?;
                     if matches!(outcome, EventOutcome::Applied { .. }) {
