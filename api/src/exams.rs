@@ -532,7 +532,7 @@ async fn add_evidence(
     }
     // Snapshots that arrive without a face check of their own (from a browser rather
     // than a client with a face provider) are compared with the ID photo by the
-    // deployment's provider; without one they get an `unverified` check, which the exam
+    // deployment's provider. Without one they get an `unverified` check, which the exam
     // screening sends to a reviewer.
     if request.snapshots.len() > MAX_EVIDENCE_ENTRIES {
         return Err(ApiError::invalid("exam.evidence_too_many").arg("max", MAX_EVIDENCE_ENTRIES));

@@ -43,8 +43,8 @@ pub async fn record_all(tx: &mut Transaction<'static, Any>, events: &[(String, E
 }
 
 /// Sends events recorded with [`record_all`] once their transaction has committed.
-/// It never fails the request: the decision is stored, and an event that could not be
-/// sent now stays recorded for the scheduled sweep, and an error line is logged.
+/// It returns no error because the decision is already stored. An event that could not
+/// be sent stays recorded for the scheduled sweep, and an error line is logged.
 pub async fn deliver_recorded(state: &AppState, event_ids: &[String]) {
     if let Err(error) = pending_events::deliver(&state.engine, event_ids).await {
         tracing::error!(events = ?event_ids, %error, "recorded workflow events not all delivered; the pending_events sweep retries them");

@@ -21,7 +21,7 @@ use workflows::db::Db;
 const SECRET: &str = "realname-test-secret";
 
 /// The stub provider: one known person, faces that match when the JPEG contains "same",
-/// and the first identity request answered 503 to exercise the retry.
+/// and a 503 reply to the first identity request to exercise the retry.
 #[derive(Clone, Default)]
 struct Stub {
     identity_requests: Arc<AtomicUsize>,

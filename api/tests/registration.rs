@@ -293,7 +293,7 @@ both_backends!(json_value_errors_name_field, |db: Db| async move {
     assert!(reply.message().contains("accept"), "{}", reply.message());
     assert!(!reply.message().contains("variant"), "{}", reply.message());
 
-    // A value of the wrong type says which type the field needs.
+    // A value of the wrong type gets a message naming the type the field needs.
     let reply = app.post("/api/enrollments", Some(&token), json!({ "year": "二〇二六", "item_code": "T" })).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
     assert_eq!(reply.code(), "request.value_type");

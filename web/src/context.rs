@@ -93,9 +93,9 @@ impl PageContext {
         }
     }
 
-    /// Returns the session token when the visitor has one of `roles`; otherwise a
-    /// redirect to the account login page, or to the visitor's own start page when
-    /// signed in with another role. The API still checks every call it makes.
+    /// Returns the session token when the visitor has one of `roles`. Otherwise returns
+    /// a redirect: to the visitor's own start page when signed in with another role, else
+    /// to the account login page. The API still checks every call it makes.
     pub fn session_for(&self, roles: &[Role]) -> Result<&str, Response> {
         match (self.session.as_deref(), self.role) {
             (Some(token), Some(role)) if roles.contains(&role) => Ok(token),

@@ -5,7 +5,7 @@
 //! - `POST {url}/identity {id_number, name}`
 //! - `POST {url}/face {id_number, image_base64}` (a JPEG)
 //!
-//! Each answers 200 with `{result: "match" | "mismatch" | "unsupported"}`. Requests carry
+//! Each returns 200 with `{result: "match" | "mismatch" | "unsupported"}`. Requests carry
 //! `X-Certflow-Timestamp` (unix seconds), `X-Certflow-Signature` (hex HMAC-SHA256 over
 //! `"{timestamp}\n{body}"` with the shared secret) and `Idempotency-Key` (hex SHA-256 of
 //! the body, so a retried check is recognisable). A request times out after 10 seconds;

@@ -99,7 +99,7 @@ both_backends!(stopping_runtime_returns_running_attempt, |db: Db| async move {
     let instance = parts.engine.start("registration", &[("mobile", "13800138000".to_string())], Default::default()).await.unwrap();
     parts.engine.send(&instance.id, EventIn::new("reg-1", "registered")).await.unwrap();
     parts.engine.send(&instance.id, EventIn::new("info-1", "info_completed").with("has_unit", true)).await.unwrap();
-    // The certificate pull and the sync records all wait on the silent endpoint; which of
+    // The certificate pull and the sync records all wait on the silent endpoint. Which of
     // them runs first depends on the queues, so the test follows whichever run.
     // Notifications go to the file outbox and finish at once, so only the attempts that
     // call the endpoint are followed.
@@ -122,7 +122,7 @@ both_backends!(stopping_runtime_returns_running_attempt, |db: Db| async move {
         let (status, attempts, dispatched): (String, i64, i64) =
             sqlx::query_as("SELECT status, attempts, dispatched_attempt FROM wf_outbox WHERE id = $1").bind(outbox_id).fetch_one(&db.pool).await.unwrap();
         // An attempt may also have ended on its own just before the stop, as a failed
-        // try that is rescheduled; either way none stays leased to the stopped runtime.
+        // try that is rescheduled. Either way none stays leased to the stopped runtime.
         assert_eq!(status, "pending", "the attempt is still to do, not lost");
         assert_eq!(dispatched, attempts, "attempt {outbox_id} no longer leased to the stopped runtime");
     }

@@ -426,7 +426,7 @@ both_backends!(same_event_sent_concurrently_applies_once, |db: Db| async move {
     let id = start(&engine, "op-1").await;
 
     // Two requests deliver one event id at the same moment, as two devices or a retry
-    // racing the original do: one applies it, the other is told it is a duplicate.
+    // racing the original do: one applies it, and the other gets a duplicate outcome.
     for round in 0..10 {
         let event = EventIn::new(format!("credits-{round}"), "credits_updated").with("credits", round);
         let (first, second) = tokio::join!(engine.send(&id, event.clone()), engine.send(&id, event));

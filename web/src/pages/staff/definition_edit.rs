@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::definitions::{encode, load_versions};
-use super::ops_common::STAFF;
+use super::STAFF_ROLES;
 use crate::context::{PageContext, redirect};
 use crate::forms::FormErrors;
 use crate::WebState;
@@ -45,7 +45,7 @@ struct Outcome {
 
 /// `GET /staff/definitions/{definition_id}/edit?from=`.
 async fn edit(context: PageContext, Path(definition_id): Path<String>, Query(query): Query<EditQuery>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -106,7 +106,7 @@ async fn run_validation(context: &PageContext, token: &str, source: &str) -> Res
 /// `POST /staff/definitions/{definition_id}/validate {source, label}`: shows the
 /// validator's verdict on the edited text; nothing is stored.
 async fn validate(context: PageContext, Path(definition_id): Path<String>, Form(form): Form<EditForm>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -126,7 +126,7 @@ async fn validate(context: PageContext, Path(definition_id): Path<String>, Form(
 /// publishes the text as the latest version and shows its versions. Invalid text comes
 /// back with its diagnostics and nothing is stored.
 async fn publish(context: PageContext, Path(definition_id): Path<String>, Form(form): Form<EditForm>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };

@@ -11,7 +11,8 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ops_common::{STAFF, with_beijing_times};
+use super::ops_common::{with_beijing_times};
+use super::STAFF_ROLES;
 use crate::backend::ApiProblem;
 use crate::context::PageContext;
 use crate::WebState;
@@ -25,7 +26,7 @@ pub fn router() -> Router<WebState> {
 
 /// `GET /staff/definitions`.
 async fn list(context: PageContext) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -82,7 +83,7 @@ pub fn encode(segment: &str) -> String {
 
 /// `GET /staff/definitions/{definition_id}?version=`.
 async fn show(context: PageContext, Path(definition_id): Path<String>, Query(query): Query<VersionQuery>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -110,7 +111,7 @@ async fn show(context: PageContext, Path(definition_id): Path<String>, Query(que
 /// SVG, for the page's `<img>`. The API escapes the labels; the policy header keeps
 /// any script in a document opened on its own from running.
 async fn diagram(context: PageContext, Path((definition_id, version)): Path<(String, String)>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };

@@ -11,7 +11,8 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ops_common::{Confirmation, STAFF, action_session, back_with_outcome, field_text, render_confirmation, with_beijing_times};
+use super::ops_common::{Confirmation, action_session, back_with_outcome, field_text, render_confirmation, with_beijing_times};
+use super::STAFF_ROLES;
 use crate::backend::ApiProblem;
 use crate::context::PageContext;
 use crate::WebState;
@@ -37,7 +38,7 @@ struct ListQuery {
 
 /// `GET /staff/incidents?status=open&kind=`.
 async fn show(context: PageContext, Query(query): Query<ListQuery>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };

@@ -9,7 +9,8 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{Value, json};
 
-use super::ops_common::{STAFF, with_beijing_times};
+use super::ops_common::{with_beijing_times};
+use super::STAFF_ROLES;
 use crate::context::PageContext;
 use crate::forms::FormErrors;
 use crate::WebState;
@@ -28,7 +29,7 @@ struct Draft {
 
 /// `GET /staff/institutions`.
 async fn show(context: PageContext) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -64,7 +65,7 @@ async fn register_page(context: &PageContext, token: &str, status: StatusCode, d
 /// `POST /staff/institutions {name, uscc, items…}` (association admin): registers the
 /// institution and shows its key id and secret, this once.
 async fn create(context: PageContext, Form(fields): Form<Vec<(String, String)>>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };

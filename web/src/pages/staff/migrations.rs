@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::definitions::{encode, load_versions};
-use super::ops_common::STAFF;
+use super::STAFF_ROLES;
 use crate::context::PageContext;
 use crate::forms::FormErrors;
 use crate::WebState;
@@ -74,7 +74,7 @@ impl Request {
 
 /// `GET /staff/definitions/{definition_id}/migrate?from=&to=`.
 async fn show(context: PageContext, Path(definition_id): Path<String>, Query(query): Query<ChoiceQuery>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -157,7 +157,7 @@ fn is_movable(row: &Value) -> bool {
 /// `POST /staff/definitions/{definition_id}/migrate/plan {from_version, to_version,
 /// map.*}`: how many instances would move where, and every problem; changes nothing.
 async fn plan(context: PageContext, Path(definition_id): Path<String>, Form(fields): Form<Vec<(String, String)>>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };
@@ -180,7 +180,7 @@ async fn plan(context: PageContext, Path(definition_id): Path<String>, Form(fiel
 /// `POST /staff/definitions/{definition_id}/migrate/apply {…}` (association admin): moves
 /// the instances when the plan has no problems; a refused plan is shown again with them.
 async fn apply(context: PageContext, Path(definition_id): Path<String>, Form(fields): Form<Vec<(String, String)>>) -> Response {
-    let token = match context.session_for(&STAFF) {
+    let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
         Err(response) => return response,
     };

@@ -7,10 +7,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::backend::ApiProblem;
-use crate::context::{PageContext, Role, redirect};
-
-/// Roles that open the staff pages: association administrators and reviewers.
-pub const STAFF: [Role; 2] = [Role::AssociationAdmin, Role::Reviewer];
+use crate::context::{PageContext, redirect};
 
 /// Adds `{key}_text`, the time in Beijing time, beside each unix-millisecond `keys` of
 /// `value` and of every object in it.
@@ -81,7 +78,7 @@ fn unknown_page(context: &PageContext) -> ApiProblem {
 /// Returns the staff visitor's session token on an action's page, or the response to send
 /// instead: a redirect for other visitors, or not found when `action` is not in `actions`.
 pub fn action_session<'a>(context: &'a PageContext, action: &str, actions: &[&str]) -> Result<&'a str, Response> {
-    let token = context.session_for(&STAFF)?;
+    let token = context.session_for(super::STAFF_ROLES)?;
     if !actions.contains(&action) {
         return Err(context.fail(unknown_page(context)));
     }
