@@ -120,12 +120,20 @@ async fn complete_info(context: PageContext, Form(form): Form<InfoForm>) -> Resp
         Ok(token) => token,
         Err(response) => return response,
     };
+    if form.unit_uscc.trim().is_empty() {
+        let errors = FormErrors::for_field("unit_uscc", domain::messages::text(context.locale, "web.info.unit_required", &[]));
+        return info_page(&context, token, &form.q, "", &form.item_code, StatusCode::BAD_REQUEST, &errors).await;
+    }
     let items: Vec<Value> = if form.item_code.trim().is_empty() { Vec::new() } else { vec![json!({ "item_code": form.item_code })] };
     let body = json!({ "unit_uscc": form.unit_uscc, "items": items });
     match context.state.backend.post("/api/operator/info", Some(token), context.locale, body).await {
         Ok(_) => redirect("/home"),
         Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
-        Err(problem) => {
+        Err(mut problem) => {
+            // The API's code checks name the field `uscc`; on this form it is `unit_uscc`.
+            if problem.field.as_deref() == Some("uscc") {
+                problem.field = Some("unit_uscc".into());
+            }
             let errors = FormErrors::from_problem(&problem, &["unit_uscc", "items"]);
             info_page(&context, token, &form.q, &form.unit_uscc, &form.item_code, StatusCode::BAD_REQUEST, &errors).await
         }
