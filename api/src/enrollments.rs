@@ -119,6 +119,9 @@ pub async fn enroll_operator(state: &AppState, operator_id: &str, year: i32, ite
 
     // Step 1: check item and year.
     let open_items = || state.catalogue.trial_items().iter().filter_map(|item| item.code.clone()).collect::<Vec<_>>().join("、");
+    if item_code.trim().is_empty() {
+        return Err(ApiError::invalid("enroll.item_missing").field("item_code").arg("items", open_items()));
+    }
     let item_code = state
         .catalogue
         .item(item_code)
