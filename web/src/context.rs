@@ -77,7 +77,9 @@ impl PageContext {
             "csrf": self.csrf,
             "signed_in": self.role.is_some(),
             "menu": self.role.map(menu_of),
-            "path": self.path,
+            // The whole path and query as one encoded `back` parameter, so a query such as
+            // `?year=2026&state=enrolled` survives the language switch.
+            "language_back": serde_urlencoded::to_string([("back", self.path.as_str())]).unwrap_or_default(),
             "site": &self.site,
         });
         self.state.views.page(status, name, merge(layout, data))
