@@ -89,7 +89,10 @@ async fn issue(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let enrollment = own_enrollment(&state, &caller, &enrollment_id).await?;
 
-    // Step 1: the institution must be approved for the item.
+    // Step 1: the institution must be chosen, and approved for the item.
+    if request.institution_id.trim().is_empty() {
+        return Err(ApiError::invalid("handoff.institution_missing").field("institution_id"));
+    }
     let institution = find_institution(&state, &request.institution_id)
         .await?
         .filter(|institution| institution.status == "approved")
