@@ -229,11 +229,13 @@ both_backends!(staff_definitions_pages, |db: Db| async move {
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("href=\"/staff/definitions/reminder_loop\""), "{}", page.html);
     assert!(page.html.contains("annual_ce"));
+    assert!(page.html.contains("运行中 1"), "the status totals are named in zh-CN: {}", page.html);
     let page = admin.get("/staff/definitions/reminder_loop").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("每日提醒"));
     assert!(page.html.contains("测试账号"), "the author: {}", page.html);
     assert!(page.html.contains("等待"), "{}", page.html);
+    assert!(page.html.contains("<td>运行中</td>"), "the instance status is named in zh-CN: {}", page.html);
     assert!(page.html.contains(&format!("/staff/definitions/reminder_loop/diagram/{v1}")), "{}", page.html);
     let diagram = admin.get(&format!("/staff/definitions/reminder_loop/diagram/{v1}")).await;
     assert_eq!(diagram.status, StatusCode::OK);

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
+use domain::messages::{self, Catalogue, Locale};
 use serde_json::{Value, json};
 
 use super::ops_common::{with_beijing_times};
@@ -34,12 +35,19 @@ async fn list(context: PageContext) -> Response {
         Ok(reply) => with_beijing_times(reply, &["published_at"]),
         Err(problem) => return context.fail(problem),
     };
-    let definitions: Vec<Value> = reply["definitions"].as_array().cloned().unwrap_or_default().into_iter().map(with_status_totals).collect();
+    let definitions: Vec<Value> = reply["definitions"].as_array().cloned().unwrap_or_default().into_iter().map(|definition| with_status_totals(definition, context.locale)).collect();
     context.render("staff_definitions", json!({ "title": "web.staff.definitions.title", "definitions": definitions }))
 }
 
+/// Returns the catalogue's name of instance status `status` (running, paused, terminal),
+/// or the status itself when the catalogue has none.
+fn instance_status_label(status: &str, locale: Locale) -> String {
+    let code = format!("web.staff.definitions.instance_status.{status}");
+    if Catalogue::global().contains(&code) { messages::text(locale, &code, &[]) } else { status.to_string() }
+}
+
 /// Adds `totals`, the definition's instances summed over versions by status.
-fn with_status_totals(mut definition: Value) -> Value {
+fn with_status_totals(mut definition: Value, locale: Locale) -> Value {
     let mut totals: Vec<(String, i64)> = Vec::new();
     for row in definition["instances"].as_array().cloned().unwrap_or_default() {
         let status = row["status"].as_str().unwrap_or_default().to_string();
@@ -49,7 +57,7 @@ fn with_status_totals(mut definition: Value) -> Value {
             None => totals.push((status, count)),
         }
     }
-    definition["totals"] = totals.into_iter().map(|(status, count)| json!({ "status": status, "count": count })).collect();
+    definition["totals"] = totals.into_iter().map(|(status, count)| json!({ "status": instance_status_label(&status, locale), "count": count })).collect();
     definition
 }
 
@@ -96,6 +104,9 @@ async fn show(context: PageContext, Path(definition_id): Path<String>, Query(que
     for (index, version) in versions.iter_mut().enumerate() {
         version["selected"] = json!(index == selected);
         version["latest"] = json!(index == 0);
+        for row in version["instances"].as_array_mut().into_iter().flatten() {
+            row["status_label"] = json!(instance_status_label(row["status"].as_str().unwrap_or_default(), context.locale));
+        }
     }
     let data = json!({
         "title": "web.staff.definitions.versions_title",
