@@ -59,6 +59,10 @@ async fn staff_page(context: &PageContext, token: &str, unit: &Value, operator_i
             }
         }
     }
+    // Session statuses are the closed set reported, flagged, cleared, voided.
+    for session in records["sessions"].as_array_mut().into_iter().flatten() {
+        session["status_text"] = json!(format!("web.staff.session_status.{}", session["status"].as_str().unwrap_or("reported")));
+    }
     let this_year = context.state.app.today().year();
     let years: Vec<Value> = (this_year - 4..=this_year).rev().map(|value| json!({ "year": value, "selected": value == year })).collect();
     let data = json!({
