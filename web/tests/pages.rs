@@ -114,6 +114,9 @@ both_backends!(operator_registers_and_enrolls, |db: Db| async move {
     let category = app.state.catalogue.item("T").unwrap().category_no.to_string();
     let page = visitor.get(&format!("/enroll?year=2026&category={category}")).await;
     assert!(page.html.contains("value=\"T\""), "{}", page.html);
+    let page = visitor.post("/enroll", &[("year", "2026"), ("category", &category)]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.html.contains("请选择要报名的作业项目"), "a missing item asks for one: {}", page.html);
     let page = visitor.post("/enroll", &[("year", "2030"), ("category", &category), ("item_code", "T")]).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.html.contains("class=\"field-error\""), "{}", page.html);
@@ -157,6 +160,7 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     assert!(page.html.contains("安全培训学校"), "{}", page.html);
     let page = visitor.post(&format!("/study/{enrollment_id}/handoff"), &[("institution_id", "")]).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.html);
+    assert!(page.html.contains("请选择施教机构"), "a missing choice asks for one: {}", page.html);
     let page = visitor.post(&format!("/study/{enrollment_id}/handoff"), &[("institution_id", &institution.id)]).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("已为您转入“安全培训学校”"), "{}", page.html);
@@ -334,6 +338,7 @@ both_backends!(unit_staff_page, |db: Db| async move {
     assert!(!page.html.contains("13800138101"), "the full mobile is shown: {}", page.html);
     assert!(page.html.contains("<svg class=\"chart\" role=\"img\""), "{}", page.html);
     assert!(page.html.contains(&format!("value=\"{operator_id}\"")), "{}", page.html);
+    assert!(page.html.contains(&format!("href=\"/unit/staff/{operator_id}\"")), "each row opens the operator's page: {}", page.html);
 
     // An unknown state is named above the list, which shows the whole year instead.
     let page = visitor.get("/unit?year=2026&state=finished").await;
@@ -350,4 +355,105 @@ both_backends!(unit_staff_page, |db: Db| async move {
     // The form needs its CSRF token.
     let page = visitor.post_raw("/unit/bulk", &[("action", "remind"), ("operator_ids", &operator_id)]).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.html);
+});
+
+/// Reads the cases of `tests/data/identity.csv` as (field, input, expected, normalized).
+/// The free-text `why` column is dropped because it is the only one that may hold commas.
+fn identity_cases() -> Vec<[String; 4]> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/identity.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let mut columns = line.splitn(5, ',').map(str::to_string);
+            std::array::from_fn(|_| columns.next().unwrap_or_default())
+        })
+        .collect()
+}
+
+// Each identity input is typed into the form a person would use: the mobile into the
+// login form, the ID number and name into registration, the credit code into info
+// completion. Accepted inputs are stored normalized; rejected ones get the error
+// beside their own field.
+both_backends!(identity_inputs_through_forms, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let admin = app.admin_token().await;
+    app.create_unit(&admin, "91430102051321883T", "长沙测试电梯有限公司", "unit-id").await;
+    let cases = identity_cases();
+    assert!(cases.len() >= 20, "the case file was read: {}", cases.len());
+    let mut next_mobile = 13900000000_u64;
+    let mut next_id_body = 43010219800101001_u64;
+
+    for [field, input, expected, normalized] in &cases {
+        let accepted = expected == "accept";
+        // Two mobile cases normalize to one number, which may ask for a code once a minute.
+        app.clock.advance(Duration::seconds(61));
+        next_mobile += 1;
+        next_id_body += 10;
+        let mobile = next_mobile.to_string();
+        let mut visitor = Visitor::new(site(&app));
+        if field == "mobile" {
+            visitor.get("/login").await;
+            let page = visitor.post("/login/code", &[("mobile", input)]).await;
+            if accepted {
+                assert_eq!(page.status, StatusCode::OK, "{input}: {}", page.html);
+                assert_eq!(app.latest_code(normalized).await.len(), 6, "{input}: the code went to {normalized}");
+            } else {
+                assert_eq!(page.status, StatusCode::BAD_REQUEST, "{input}: {}", page.html);
+                assert!(page.html.contains("id=\"mobile-error\""), "{input}: {}", page.html);
+                assert!(page.html.contains("手机号"), "{input}: the error names the field: {}", page.html);
+            }
+            continue;
+        }
+
+        assert_eq!(log_in(&app, &mut visitor, &mobile).await, "/register");
+        let register_page = visitor.get("/register").await;
+        assert!(!register_page.html.contains("maxlength=\"18\""), "spaces typed inside an ID number must fit in the field");
+        let (name, id) = match field.as_str() {
+            "id_number" => ("王小明".to_string(), input.clone()),
+            "name" => (input.clone(), id_number(&next_id_body.to_string())),
+            _ => ("王小明".to_string(), id_number(&next_id_body.to_string())),
+        };
+        let page = visitor.post("/register", &[("name", &name), ("id_number", &id)]).await;
+        if field == "uscc" {
+            assert_eq!(page.location(), "/info", "{}", page.html);
+            let info_page = visitor.get("/info").await;
+            assert!(!info_page.html.contains("maxlength=\"18\""), "spaces typed inside a credit code must fit in the field");
+            let page = visitor.post("/info", &[("unit_uscc", ""), ("item_code", "T")]).await;
+            assert!(page.html.contains("id=\"unit_uscc-error\""), "a missing unit is named beside the unit: {}", page.html);
+            let page = visitor.post("/info", &[("unit_uscc", input), ("item_code", "T")]).await;
+            if accepted {
+                assert_eq!(page.location(), "/home", "{input}: {}", page.html);
+            } else {
+                assert_eq!(page.status, StatusCode::BAD_REQUEST, "{input}: {}", page.html);
+                assert!(page.html.contains("id=\"unit_uscc-error\""), "{input}: {}", page.html);
+            }
+            continue;
+        }
+
+        let stored = match field.as_str() {
+            "id_number" => "SELECT COALESCE(id_number, '') FROM operators WHERE mobile = $1",
+            _ => "SELECT COALESCE(name, '') FROM operators WHERE mobile = $1",
+        };
+        if accepted {
+            assert_eq!(page.location(), "/info", "{input}: {}", page.html);
+            let value: String = sqlx::query_scalar(stored).bind(&mobile).fetch_one(&app.db.pool).await.unwrap();
+            assert_eq!(&value, normalized, "{field} {input}");
+        } else {
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{input}: {}", page.html);
+            assert!(page.html.contains(&format!("id=\"{field}-error\"")), "{input}: the error is beside the field: {}", page.html);
+            let label = if field == "id_number" { "身份证号码" } else { "姓名" };
+            let error = page.html.split(&format!("id=\"{field}-error\">")).nth(1).unwrap_or("");
+            assert!(error.split("</p>").next().unwrap_or("").contains(label), "{input}: the error names {label}: {error}");
+        }
+    }
+});
+
+both_backends!(language_switch_keeps_query, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let mut visitor = Visitor::new(site(&app));
+    let page = visitor.get("/help?a=1&b=2").await;
+    let link = page.html.split("href=\"/lang/en?").nth(1).and_then(|rest| rest.split('"').next()).expect("language link").to_string();
+    let link = format!("/lang/en?{}", link.replace("&amp;", "&").replace("&#x3D;", "="));
+    assert_eq!(visitor.get(&link).await.location(), "/help?a=1&b=2", "{link}");
 });
