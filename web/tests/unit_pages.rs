@@ -68,3 +68,71 @@ both_backends!(release_needs_confirmation, |db: Db| async move {
     assert!(page.html.contains("现已不属于本单位"), "{}", page.html);
     assert!(!page.html.contains("id=\"release\""), "{}", page.html);
 });
+
+// A roster saved as CSV by a Chinese-locale spreadsheet program (GBK, CRLF, Chinese
+// headers) previews through the page with the encoding named and every row listed
+// under the same names as the UTF-8 operator data, then imports those names.
+both_backends!(gbk_roster_through_page, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let admin = app.admin_token().await;
+    let (unit_id, _) = app.create_unit(&admin, "91430102051321883T", "长沙测试电梯有限公司", "gbk-unit-admin").await;
+    let file = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../domain/tests/data/roster-gbk.csv")).unwrap();
+    let utf8 = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../domain/tests/data/operators.csv")).unwrap();
+    let names_by_id: std::collections::HashMap<String, String> = utf8
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').collect::<Vec<_>>())
+        .map(|columns| (columns[2].to_string(), columns[0].to_string()))
+        .collect();
+
+    let config = web::WebConfig { site_name: None, icp_filing: None, contact: None };
+    let mut visitor = Visitor::new(web::site(app.state.clone(), config));
+    visitor.get("/login/account").await;
+    let page = visitor.post("/login/account", &[("login", "gbk-unit-admin"), ("password", ADMIN_PASSWORD)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    // A file that is no roster is named beside the file field.
+    visitor.get("/unit/roster").await;
+    let page = visitor.post_multipart("/unit/roster", &[], "file", "notes.txt", b"not a roster").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.html);
+    assert!(page.html.contains("aria-describedby=\"roster-error file-hint\""), "{}", page.html);
+
+    visitor.get("/unit/roster").await;
+    let page = visitor.post_multipart("/unit/roster", &[], "file", "花名册.csv", &file).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("读取文件使用的编码：GBK"), "{}", page.html);
+    let rows: Vec<&str> = page.html.split("<tr class=\"row-").skip(1).collect();
+    assert_eq!(rows.len(), 8, "every row is listed: {}", page.html);
+    assert!(rows.iter().all(|row| row.starts_with("new")), "{}", page.html);
+    // ID numbers are ASCII, so they read the same in GBK and UTF-8.
+    let gbk_ids: Vec<String> = file
+        .split(|byte| *byte == b'\n')
+        .skip(1)
+        .map(String::from_utf8_lossy)
+        .filter_map(|line| line.split(',').nth(3).map(str::to_string))
+        .collect();
+    assert_eq!(gbk_ids.len(), 8);
+    for id in &gbk_ids {
+        let name = names_by_id.get(id).expect("every GBK row is in the UTF-8 data");
+        assert!(page.html.contains(&format!("{name} <span class=\"hint\">")), "{name} is shown decoded: {}", page.html);
+    }
+
+    // Confirmed, the background import stores the same names.
+    let import_id = page.html.split("/unit/roster/").nth(1).and_then(|rest| rest.split('/').next()).unwrap().to_string();
+    let page = visitor.post(&format!("/unit/roster/{import_id}/confirm"), &[]).await;
+    assert_eq!(page.location(), format!("/unit/roster/{import_id}"), "{}", page.html);
+    // The import runs on a spawned task, so the page is read until it reports the end.
+    let mut page = visitor.get(&format!("/unit/roster/{import_id}")).await;
+    for _ in 0..120 {
+        if page.html.contains("id=\"import-done\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        page = visitor.get(&format!("/unit/roster/{import_id}")).await;
+    }
+    assert!(page.html.contains("id=\"import-done\""), "{}", page.html);
+    assert!(page.html.contains("8 行已导入"), "{}", page.html);
+    for id in &gbk_ids {
+        let stored: String = sqlx::query_scalar("SELECT name FROM operators WHERE id_number = $1 AND unit_id = $2").bind(id).bind(&unit_id).fetch_one(&app.db.pool).await.unwrap();
+        assert_eq!(&stored, &names_by_id[id]);
+    }
+});
