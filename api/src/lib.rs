@@ -40,6 +40,7 @@ pub mod realname;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
+pub mod roster_import_runs;
 pub mod roster_imports;
 pub mod sessions;
 pub mod staff_queues;
