@@ -117,7 +117,8 @@ pub struct ListQuery {
 }
 
 /// `GET /api/appeals?status=open|upheld|overturned` (association staff): appeals with
-/// their case, oldest first.
+/// their case, oldest first. `files` counts the attached files and `file_list` gives
+/// their numbers for `GET /api/appeals/{appeal_id}/files?seq=`.
 async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     caller.require_staff()?;
     let status = query.status.unwrap_or_else(|| "open".to_string());
@@ -141,6 +142,11 @@ async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query
             }))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut appeals = appeals;
+    for appeal in &mut appeals {
+        let appeal_id = appeal["id"].as_str().unwrap_or_default().to_string();
+        appeal["file_list"] = crate::appeal_files::file_list(&state, &appeal_id).await?;
+    }
     Ok(Json(json!({ "appeals": appeals })))
 }
 

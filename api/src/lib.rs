@@ -9,6 +9,7 @@
 pub mod archive_pdf;
 pub mod archive_text;
 pub mod archive_xlsx;
+pub mod appeal_files;
 pub mod appeals;
 pub mod archives;
 pub mod auth;
@@ -172,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .merge(unit_admin::router())
         .merge(roster_imports::router())
         .merge(appeals::router())
+        .merge(appeal_files::router())
         .merge(verifications::router())
         .merge(verification_documents::router())
         .merge(staff_queues::router())
