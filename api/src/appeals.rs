@@ -222,14 +222,16 @@ async fn decide(State(state): State<AppState>, caller: Caller, Path(appeal_id): 
     archive::append(&mut tx, state.engine.db.backend, entry, now_ms).await?;
 
     // Step 3: move the workflow like a decision, with the event recorded in the same
-    // transaction and sent after the commit.
+    // transaction and sent after the commit. A case takes one appeal, so the outcome is
+    // final and its notification invites no further appeal.
     let code = if request.outcome == Outcome::Overturn { "appeal.outcome.overturned" } else { "appeal.outcome.upheld" };
     let text = messages::text(Locale::ZhCn, code, &[("reason", &reason)]);
     let event = workflows::runtime::EventIn::new(format!("appeal:{appeal_id}"), "review_decided")
         .with("completed", restored.completed)
         .with("credits", restored.credits)
         .with("reason", text)
-        .with("case_id", case_id.clone());
+        .with("case_id", case_id.clone())
+        .with("appealable", false);
     let event_ids = crate::workflow::record_all(&mut tx, &[(case.instance_id.clone(), event)], now_ms).await?;
     tx.commit().await?;
     tracing::info!(appeal = %appeal_id, case = %case_id, outcome = status, reviewer = %decided_by, "appeal decided");
