@@ -33,6 +33,8 @@ pub async fn serve(listen: SocketAddr, role: Role) -> anyhow::Result<ExitCode> {
         if let Some(provider) = config.real_name_provider()? {
             state = state.with_real_name(provider);
         }
+        // Roster imports cut off by the last stop continue here or in another API process.
+        api::roster_import_runs::resume_in_background(state.clone());
         // The pages and the JSON API share one listener.
         let router = web::site(state, web::WebConfig::from_env());
         let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -226,5 +226,11 @@ both_backends!(accept_decisions_let_records_count, |db: Db| async move {
     assert_eq!(p.state_of(&operator.instance_id).await, "studying");
     let review_status: String = sqlx::query_scalar("SELECT review_status FROM exam_attempts WHERE id = 'k-x'").fetch_one(&p.db.pool).await.unwrap();
     assert_eq!(review_status, "accepted");
+
+    // `accept` cannot be appealed, so neither decision SMS invites an appeal.
+    let final_notices = async || p.sms_lines().iter().filter(|line| line.contains("19246777404") && line.contains("不可再申诉")).count();
+    wait_until(&p, "two final decision SMS", async || final_notices().await == 2).await;
+    let inviting: Vec<String> = p.sms_lines().into_iter().filter(|line| line.contains("19246777404") && line.contains("如有异议")).collect();
+    assert!(inviting.is_empty(), "{inviting:?}");
     p.handle.stop().await;
 });

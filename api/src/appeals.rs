@@ -117,7 +117,8 @@ pub struct ListQuery {
 }
 
 /// `GET /api/appeals?status=open|upheld|overturned` (association staff): appeals with
-/// their case, oldest first.
+/// their case, oldest first. `files` counts the attached files and `file_list` gives
+/// their numbers for `GET /api/appeals/{appeal_id}/files?seq=`.
 async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     caller.require_staff()?;
     let status = query.status.unwrap_or_else(|| "open".to_string());
@@ -141,6 +142,11 @@ async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query
             }))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut appeals = appeals;
+    for appeal in &mut appeals {
+        let appeal_id = appeal["id"].as_str().unwrap_or_default().to_string();
+        appeal["file_list"] = crate::appeal_files::file_list(&state, &appeal_id).await?;
+    }
     Ok(Json(json!({ "appeals": appeals })))
 }
 
@@ -216,14 +222,16 @@ async fn decide(State(state): State<AppState>, caller: Caller, Path(appeal_id): 
     archive::append(&mut tx, state.engine.db.backend, entry, now_ms).await?;
 
     // Step 3: move the workflow like a decision, with the event recorded in the same
-    // transaction and sent after the commit.
+    // transaction and sent after the commit. A case takes one appeal, so the outcome is
+    // final and its notification invites no further appeal.
     let code = if request.outcome == Outcome::Overturn { "appeal.outcome.overturned" } else { "appeal.outcome.upheld" };
     let text = messages::text(Locale::ZhCn, code, &[("reason", &reason)]);
     let event = workflows::runtime::EventIn::new(format!("appeal:{appeal_id}"), "review_decided")
         .with("completed", restored.completed)
         .with("credits", restored.credits)
         .with("reason", text)
-        .with("case_id", case_id.clone());
+        .with("case_id", case_id.clone())
+        .with("appealable", false);
     let event_ids = crate::workflow::record_all(&mut tx, &[(case.instance_id.clone(), event)], now_ms).await?;
     tx.commit().await?;
     tracing::info!(appeal = %appeal_id, case = %case_id, outcome = status, reviewer = %decided_by, "appeal decided");

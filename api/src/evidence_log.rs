@@ -1,14 +1,16 @@
 //! The evidence access log (证据查看记录): every view of a session's or attempt's face
-//! images, snapshots or audio by staff is recorded with who, when and which record,
-//! because that evidence is sensitive personal information.
+//! images, snapshots or audio, and of the files attached to an appeal, by staff is
+//! recorded with who, when and which record, because that evidence is sensitive
+//! personal information.
 
 use crate::auth::Caller;
 use crate::db::new_id;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Records that `caller` viewed the evidence of `subject_kind` (`session` or `exam`)
-/// `subject_id`, for `purpose` (`review` or `appeal`) on case `case_id`.
+/// Records that `caller` viewed the evidence of `subject_kind` (`session`, `exam`, or
+/// `appeal` for an appeal's files) `subject_id`, for `purpose` (`review` or `appeal`) on
+/// case `case_id`.
 pub async fn record(state: &AppState, caller: &Caller, subject_kind: &str, subject_id: &str, case_id: Option<&str>, purpose: &str) -> Result<(), ApiError> {
     let account_id = caller.account_id.as_deref().unwrap_or_default();
     sqlx::query(

@@ -9,6 +9,7 @@
 pub mod archive_pdf;
 pub mod archive_text;
 pub mod archive_xlsx;
+pub mod appeal_files;
 pub mod appeals;
 pub mod archives;
 pub mod auth;
@@ -40,6 +41,7 @@ pub mod realname;
 pub mod ops;
 pub mod reviews;
 pub mod roster;
+pub mod roster_import_runs;
 pub mod roster_imports;
 pub mod sessions;
 pub mod staff_queues;
@@ -171,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .merge(unit_admin::router())
         .merge(roster_imports::router())
         .merge(appeals::router())
+        .merge(appeal_files::router())
         .merge(verifications::router())
         .merge(verification_documents::router())
         .merge(staff_queues::router())

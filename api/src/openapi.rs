@@ -53,6 +53,7 @@ pub struct SessionAck {
         crate::staff_queues::queue_counts,
         crate::reviews::media::media,
         crate::verification_documents::document,
+        crate::appeal_files::file,
         crate::statistics::show,
         crate::statistics::export,
         crate::notices::list_public,

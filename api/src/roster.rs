@@ -12,7 +12,7 @@
 
 use domain::messages::{self, Locale};
 use domain::roster::{RosterEntry, RosterReport, RowOutcome, RowResult, parse_roster};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::Row;
 use workflows::db::is_unique_violation;
@@ -23,7 +23,7 @@ use crate::operator::{UnitRecord, find_unit, insert_affiliation, upsert_operator
 use crate::{AppState, mask};
 
 /// The outcome of one accepted or rejected data row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RowAction {
     /// A new `pre_registered` operator was created.
@@ -53,7 +53,7 @@ impl RowAction {
 }
 
 /// The result of one data row, with its message in both locales.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImportedRow {
     pub line: usize,
     pub action: RowAction,
@@ -168,9 +168,27 @@ pub async fn preview_roster(state: &AppState, parsed: &ParsedRoster) -> Result<R
 pub async fn import_rows(state: &AppState, unit: &UnitRecord, rows: &[RowResult]) -> Result<Vec<ImportedRow>, ApiError> {
     let mut imported = Vec::with_capacity(rows.len());
     for row in rows {
-        imported.push(import_row(state, unit, row).await?);
+        // Without a record to collide with, every row returns its result.
+        if let Some(result) = import_row(state, unit, row, None).await? {
+            imported.push(result);
+        }
     }
     Ok(imported)
+}
+
+/// The key of a row's result in `roster_import_rows`: data row `index` (from 0) of
+/// import `import_id`.
+#[derive(Clone, Copy)]
+pub struct RowRecord<'a> {
+    pub import_id: &'a str,
+    pub index: usize,
+}
+
+/// Imports one row of a background import and records its result in the same
+/// transaction, so a row is either written and recorded or neither. Returns `None`
+/// when another run recorded the row first; what this run wrote is then rolled back.
+pub async fn import_recorded_row(state: &AppState, unit: &UnitRecord, row: &RowResult, record: RowRecord<'_>) -> Result<Option<ImportedRow>, ApiError> {
+    import_row(state, unit, row, Some(record)).await
 }
 
 /// Builds the result of a file from its parse report and the rows' results.
@@ -209,20 +227,47 @@ async fn check_row(state: &AppState, tx: &mut Tx, unit: &UnitRecord, row: &RowRe
     }
 }
 
-/// Writes one row in its own transaction.
-async fn import_row(state: &AppState, unit: &UnitRecord, row: &RowResult) -> Result<ImportedRow, ApiError> {
+/// Writes one row in its own transaction, with its result in `roster_import_rows`
+/// when `record` is given. Returns `None` only when that record exists already.
+async fn import_row(state: &AppState, unit: &UnitRecord, row: &RowResult, record: Option<RowRecord<'_>>) -> Result<Option<ImportedRow>, ApiError> {
     let mut tx = state.engine.db.begin_write().await?;
     let checked = match check_row(state, &mut tx, unit, row).await {
         Ok(checked) => checked,
         // A parallel import or registration changed the same person in the meantime.
-        // Dropping the transaction rolls back what the row wrote.
+        // Dropping the transaction rolls back what the row wrote; the rejection is
+        // recorded in a transaction of its own.
         Err(ApiError::Internal(error)) if error.downcast_ref::<sqlx::Error>().is_some_and(is_unique_violation) => {
-            return Ok(rejected_row(row.line, "id_number", "roster_import.changed_concurrently", &[]));
+            drop(tx);
+            let rejected = rejected_row(row.line, "id_number", "roster_import.changed_concurrently", &[]);
+            let Some(record) = record else { return Ok(Some(rejected)) };
+            let mut tx = state.engine.db.begin_write().await?;
+            let recorded = record_row(&mut tx, record, &rejected).await?;
+            tx.commit().await?;
+            return Ok(recorded.then_some(rejected));
         }
         Err(error) => return Err(error),
     };
+    if let Some(record) = record {
+        if !record_row(&mut tx, record, &checked).await? {
+            return Ok(None);
+        }
+    }
     tx.commit().await?;
-    Ok(checked)
+    Ok(Some(checked))
+}
+
+/// Inserts the result of `record`'s row into `tx` unless it is there already; returns
+/// whether it was inserted.
+async fn record_row(tx: &mut Tx, record: RowRecord<'_>, result: &ImportedRow) -> Result<bool, ApiError> {
+    let text = serde_json::to_string(result).map_err(ApiError::internal)?;
+    let inserted = sqlx::query("INSERT INTO roster_import_rows (import_id, row_index, rejected, result) VALUES ($1, $2, $3, $4) ON CONFLICT (import_id, row_index) DO NOTHING")
+        .bind(record.import_id)
+        .bind(record.index as i64)
+        .bind(i64::from(result.action == RowAction::Rejected))
+        .bind(text)
+        .execute(&mut **tx)
+        .await?;
+    Ok(inserted.rows_affected() == 1)
 }
 
 fn rejected_row(line: usize, field: &str, code: &str, args: &[(&str, &str)]) -> ImportedRow {

@@ -1,6 +1,7 @@
 //! Roster import in two steps: a preview that checks the uploaded file and writes
 //! nothing, then, once the unit admin confirms, the import itself, which runs in the
-//! background in chunks and reports how many rows are done.
+//! background in chunks, reports how many rows are done and resumes after a restart
+//! (`crate::roster_import_runs`).
 //!
 //! The file waits in the object store between the two steps. At confirmation it is
 //! parsed and checked again, because the records may have changed since the preview,
@@ -19,12 +20,10 @@ use crate::auth::Caller;
 use crate::db::new_id;
 use crate::error::{ApiError, current_locale};
 use crate::extract::{Json, Query};
-use crate::roster::{ImportedRow, ParsedRoster, import_rows, parse_for_unit, preview_roster, summarize};
+use crate::roster::{parse_for_unit, preview_roster};
+use crate::roster_import_runs;
 use crate::units::{MAX_ROSTER_BYTES, read_upload};
 use crate::AppState;
-
-/// Rows written between two progress updates.
-const CHUNK_ROWS: usize = 100;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -104,7 +103,8 @@ pub(crate) async fn preview(
 
 /// `POST /api/units/{unit_id}/roster/imports/{import_id}/confirm` (that unit's admin,
 /// or association staff): starts the import of a previewed file, or resumes one that
-/// failed, and returns 202. `GET …/imports/{import_id}` then reports the progress.
+/// failed after the rows it recorded, and returns 202. `GET …/imports/{import_id}` then
+/// reports the progress.
 #[utoipa::path(
     post,
     path = "/api/units/{unit_id}/roster/imports/{import_id}/confirm",
@@ -122,22 +122,10 @@ pub(crate) async fn confirm(State(state): State<AppState>, Path((unit_id, import
     load_import(&state, &unit_id, &import_id).await?;
 
     // The status guard lets one confirmation start the import when two arrive together.
-    let started = sqlx::query("UPDATE roster_imports SET status = 'running', error = NULL, updated_at = $1 WHERE id = $2 AND unit_id = $3 AND status IN ('previewed', 'failed')")
-        .bind(state.now_ms())
-        .bind(&import_id)
-        .bind(&unit_id)
-        .execute(&state.engine.db.pool)
-        .await?;
-    if started.rows_affected() == 0 {
+    if !roster_import_runs::start(&state, &unit_id, &import_id).await? {
         return Err(ApiError::conflict("roster_import.not_confirmable"));
     }
     tracing::info!(unit = %unit_id, import = %import_id, by = ?caller.account_id, "roster import confirmed");
-
-    // NOTE: the import runs on this process's runtime. An import cut off by a restart
-    // stays `running`, and nothing resumes it until its status is set to `failed` by hand.
-    let background = state.clone();
-    let id = import_id.clone();
-    tokio::spawn(async move { run_import(background, id).await });
     let progress = load_import(&state, &unit_id, &import_id).await?;
     Ok((StatusCode::ACCEPTED, Json(progress)))
 }
@@ -208,75 +196,4 @@ fn stored_rows(text: &str) -> Value {
         })
         .collect();
     Value::Array(rows)
-}
-
-/// Runs a confirmed import to its end and records the outcome; logs a failure.
-async fn run_import(state: AppState, import_id: String) {
-    tracing::info!(import = %import_id, "roster import started");
-    match import_in_chunks(&state, &import_id).await {
-        Ok((accepted, rejected)) => tracing::info!(import = %import_id, accepted, rejected, "roster import finished"),
-        Err(error) => {
-            tracing::error!(import = %import_id, error = %error, "roster import failed");
-            let marked = sqlx::query("UPDATE roster_imports SET status = 'failed', error = 'roster_import.failed', updated_at = $1 WHERE id = $2")
-                .bind(state.now_ms())
-                .bind(&import_id)
-                .execute(&state.engine.db.pool)
-                .await;
-            if let Err(error) = marked {
-                tracing::error!(import = %import_id, error = %error, "marking the roster import failed did not work");
-            }
-        }
-    }
-}
-
-/// Imports the file's rows `CHUNK_ROWS` at a time and stores the progress after each
-/// chunk. Returns the accepted and rejected counts.
-async fn import_in_chunks(state: &AppState, import_id: &str) -> Result<(usize, usize), ApiError> {
-    let row = sqlx::query("SELECT unit_id, file_name, object_key FROM roster_imports WHERE id = $1")
-        .bind(import_id)
-        .fetch_one(&state.engine.db.pool)
-        .await?;
-    let unit_id: String = row.try_get("unit_id")?;
-    let file_name: String = row.try_get("file_name")?;
-    let object_key: String = row.try_get("object_key")?;
-    let bytes = state.objects.get(&object_key).await.map_err(|error| ApiError::Internal(error.into()))?;
-    let ParsedRoster { unit, report } = parse_for_unit(state, &unit_id, &bytes, &file_name).await?;
-
-    // A run after a failure starts again at the first row: a row the failed run wrote
-    // comes out `unchanged` this time.
-    let mut results: Vec<ImportedRow> = Vec::with_capacity(report.rows.len());
-    for chunk in report.rows.chunks(CHUNK_ROWS) {
-        results.extend(import_rows(state, &unit, chunk).await?);
-        let rejected = results.iter().filter(|row| row.action == crate::roster::RowAction::Rejected).count();
-        sqlx::query("UPDATE roster_imports SET done_rows = $1, accepted = $2, rejected = $3, updated_at = $4 WHERE id = $5")
-            .bind(results.len() as i64)
-            .bind((results.len() - rejected) as i64)
-            .bind(rejected as i64)
-            .bind(state.now_ms())
-            .bind(import_id)
-            .execute(&state.engine.db.pool)
-            .await?;
-    }
-
-    let summary = summarize(&report, results);
-    let stored: Vec<Value> = summary
-        .rows
-        .iter()
-        .map(|row| {
-            let mut value = serde_json::to_value(row).unwrap_or(Value::Null);
-            value["change"] = json!(row.action.change());
-            value
-        })
-        .collect();
-    let stored = Value::Array(stored).to_string();
-    sqlx::query("UPDATE roster_imports SET status = 'done', result = $1, updated_at = $2 WHERE id = $3")
-        .bind(stored)
-        .bind(state.now_ms())
-        .bind(import_id)
-        .execute(&state.engine.db.pool)
-        .await?;
-    if let Err(error) = state.objects.delete(&object_key).await {
-        tracing::warn!(import = %import_id, error = %error, "the imported roster file could not be removed from the object store");
-    }
-    Ok((summary.accepted, summary.rejected))
 }

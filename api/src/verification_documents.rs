@@ -3,9 +3,8 @@
 //! route gives each request's documents with their numbers, names and sizes.
 
 use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::HeaderValue;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
@@ -62,14 +61,8 @@ pub(crate) async fn document(State(state): State<AppState>, caller: Caller, Path
     let content: Vec<u8> = row.try_get("content")?;
     tracing::info!(verification = %verification_id, seq, account = caller.account_id.as_deref().unwrap_or_default(), "verification document viewed");
 
-    let mut response = content.into_response();
-    let headers = response.headers_mut();
     let media_type = HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    headers.insert(CONTENT_TYPE, media_type);
-    headers.insert(CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    Ok(response)
+    Ok(crate::documents::document_response(content, media_type, HeaderValue::from_static("inline")))
 }
 
 /// Returns the documents of each request in `ids`, by request id: `[{seq, file_name,

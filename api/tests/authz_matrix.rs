@@ -140,6 +140,7 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/reviews/{case_id}/evidence", STAFF, Open),
     row("GET", "/api/appeals", STAFF, Open),
     row("POST", "/api/appeals/{appeal_id}/decision", STAFF, Open),
+    row("GET", "/api/appeals/{appeal_id}/files", STAFF, Open),
     row("GET", "/api/sync/status", STAFF, Open),
     row("GET", "/api/sync/dead-letters", STAFF, Open),
     row("POST", "/api/sync/dead-letters/{incident_id}/replay", STAFF, Open),

@@ -1,6 +1,7 @@
 //! Roster import in two steps, through the real router on SQLite and PostgreSQL: the
 //! preview writes nothing, the confirmed import writes the good rows and reports the
-//! bad ones, and a large roster reports its progress while it runs.
+//! bad ones, a large roster reports its progress while it runs, and an import cut off
+//! by a restart resumes after its last written row.
 
 mod common;
 
@@ -42,6 +43,9 @@ async fn wait_for_import(app: &TestApp, token: &str, unit_id: &str, import_id: &
     }
     panic!("import {import_id} still running after 60 s; done_rows seen: {seen:?}");
 }
+
+/// Characters that make up the given names of generated rosters.
+const GIVEN: [char; 10] = ['明', '华', '强', '伟', '芳', '娜', '军', '杰', '静', '丽'];
 
 fn changes(body: &Value) -> Vec<String> {
     body["rows"].as_array().unwrap().iter().map(|row| row["change"].as_str().unwrap().to_string()).collect()
@@ -163,7 +167,6 @@ both_backends!(large_roster_reports_progress, |db: Db| async move {
 
     // 5,000 distinct people: birth days 1 to 6 January 1980, sequence 100 to 999.
     const ROWS: usize = 5000;
-    const GIVEN: [char; 10] = ['明', '华', '强', '伟', '芳', '娜', '军', '杰', '静', '丽'];
     let mut csv = String::from("姓名,身份证号码,手机号码,作业项目代号\n");
     for index in 0..ROWS {
         let body = format!("43010219800{}{:02}{:03}", 1, 1 + index / 900, 100 + index % 900);
@@ -187,4 +190,54 @@ both_backends!(large_roster_reports_progress, |db: Db| async move {
     assert!(seen.windows(2).all(|pair| pair[0] <= pair[1]), "progress never goes back: {seen:?}");
     assert!(seen.iter().any(|done| *done > 0 && *done < ROWS as i64), "progress between the chunks was visible: {seen:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM operators WHERE unit_id = $1", &unit_id).await, ROWS as i64);
+});
+
+both_backends!(interrupted_import_resumes_after_restart, |db: Db| async move {
+    let first = app(db.clone(), march_5_10am_beijing()).await;
+    let admin = first.admin_token().await;
+    let (unit_id, unit_admin) = first.create_unit(&admin, &uscc("91430100MA4R0005"), "续传电梯公司", "resume-admin").await;
+
+    // One and a half chunks of new people.
+    let rows = api::roster_import_runs::CHUNK_ROWS * 3 / 2;
+    let mut csv = String::from("姓名,身份证号码,手机号码,作业项目代号\n");
+    for index in 0..rows {
+        let body = format!("43010219810{}{:02}{:03}", 2, 1 + index / 900, 100 + index % 900);
+        csv.push_str(&format!("赵{}{},{},138{:08},T\n", GIVEN[index % 10], GIVEN[(index / 10) % 10], id_number(&body), index));
+    }
+    let reply = preview(&first, &unit_admin, &unit_id, "resume.csv", csv.into_bytes()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body["rows"][0]);
+    let import_id = reply.body["import_id"].as_str().unwrap().to_string();
+
+    // A process took the import, wrote its first chunk and stopped before the rest.
+    let lease_until = first.state.now_ms() + api::roster_import_runs::LEASE_MS;
+    sqlx::query("UPDATE roster_imports SET status = 'running', runner = 'stopped-process', lease_until = $1 WHERE id = $2").bind(lease_until).bind(&import_id).execute(&db.pool).await.unwrap();
+    let mut run = api::roster_import_runs::Run::load(&first.state, &import_id, "stopped-process").await.unwrap();
+    assert_eq!(run.import_chunk(&first.state).await.unwrap(), api::roster_import_runs::Step::More);
+    let status = first.get(&format!("/api/units/{unit_id}/roster/imports/{import_id}"), Some(&unit_admin)).await;
+    assert_eq!(status.body["status"], "running");
+    assert_eq!(status.body["done_rows"], api::roster_import_runs::CHUNK_ROWS);
+
+    // The app built again over the same database and files leaves a live lease alone,
+    // then takes the import over once the lease has expired.
+    let mut second = app(db.clone(), march_5_10am_beijing()).await;
+    second.state = second.state.clone().with_objects(first.state.objects.clone());
+    second.router = api::router(second.state.clone());
+    assert!(api::roster_import_runs::resume_interrupted(&second.state).await.unwrap().is_empty());
+    second.clock.advance(chrono::Duration::milliseconds(api::roster_import_runs::LEASE_MS + 1));
+    assert_eq!(api::roster_import_runs::resume_interrupted(&second.state).await.unwrap(), [import_id.clone()]);
+    let (done, seen) = wait_for_import(&second, &unit_admin, &unit_id, &import_id).await;
+    assert_eq!(done["status"], "done", "{}", done["error"]);
+    assert_eq!(done["done_rows"], rows);
+    assert_eq!(done["accepted"], rows);
+    assert!(seen.iter().all(|done| *done >= api::roster_import_runs::CHUNK_ROWS as i64), "progress starts from the rows done: {seen:?}");
+
+    // Every row was written once, and the first chunk keeps its own result.
+    assert_eq!(changes(&done), vec!["new"; rows]);
+    assert_eq!(second.count("SELECT COUNT(*) FROM operators WHERE unit_id = $1", &unit_id).await, rows as i64);
+    assert_eq!(second.count("SELECT COUNT(*) FROM affiliations WHERE unit_id = $1", &unit_id).await, rows as i64);
+    assert_eq!(second.count("SELECT COUNT(*) FROM roster_import_rows WHERE import_id = $1", &import_id).await, rows as i64);
+    assert!(api::roster_import_runs::resume_interrupted(&second.state).await.unwrap().is_empty(), "a finished import is not resumed");
+
+    // The stopped process, were it still alive, may write nothing more.
+    assert_eq!(run.import_chunk(&second.state).await.unwrap(), api::roster_import_runs::Step::LeaseLost);
 });

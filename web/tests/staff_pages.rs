@@ -193,6 +193,18 @@ both_backends!(staff_appeal_and_verification_pages, |db: Db| async move {
     let page = visitor.get("/staff/appeals").await;
     assert!(page.html.contains(&format!("id=\"appeal-{appeal_id}\"")), "{}", page.html);
     assert!(page.html.contains("本人学习，当时光线不足"), "{}", page.html);
+
+    // The appeal's file is linked, served inline as PDF with its encoded name, and logged.
+    let file = format!("/api/appeals/{appeal_id}/files?seq=0");
+    assert!(unescape(&page.html).contains(&format!("href=\"{file}\"")), "{}", page.html);
+    assert!(page.html.contains("在岗证明.pdf"), "{}", page.html);
+    let served = visitor.get(&file).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.headers.get("content-type").unwrap(), "application/pdf");
+    assert_eq!(served.headers.get("content-disposition").unwrap(), "inline; filename*=UTF-8''%E5%9C%A8%E5%B2%97%E8%AF%81%E6%98%8E.pdf");
+    assert_eq!(served.bytes, b"%PDF-1.4\n% proof\n");
+    assert_eq!(app.count("SELECT COUNT(*) FROM evidence_access_log WHERE subject_kind = 'appeal' AND subject_id = $1", &appeal_id).await, 1);
+    assert_eq!(visitor.get(&format!("/api/appeals/{appeal_id}/files?seq=1")).await.status, StatusCode::NOT_FOUND);
     let decide = format!("/staff/appeals/{appeal_id}/decision");
     let page = visitor.post(&decide, &[("outcome", "overturn"), ("reason", "材料证明为本人")]).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);

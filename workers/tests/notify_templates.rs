@@ -107,7 +107,7 @@ mod notify_templates {
         let loaded = Templates::load_dir(shipped_dir()).expect("load template directory");
 
         let files = shipped_file_names();
-        assert_eq!(files.len(), 64, "shipped files: {files:?}");
+        assert_eq!(files.len(), 68, "shipped files: {files:?}");
         for (channel, name, locale) in &files {
             assert!(
                 embedded.has(*channel, name, locale),

@@ -248,7 +248,8 @@ pub fn decision_text(case: &CaseRef, decision: Decision, effects: &Effects, reas
 /// `under_review` continues with `review_passed` or `review_rejected`; every other
 /// decision sends `review_decided` with the new counts, which notifies the operator and
 /// the unit admin, pushes the decision to the provincial platform and, when the credits
-/// fall short, revokes the card. Event ids derive from `event_key`, so a repeated
+/// fall short, revokes the card. Its `appealable` is false for `accept`, the one
+/// decision that cannot be appealed, so that the notification does not invite an appeal. Event ids derive from `event_key`, so a repeated
 /// delivery cannot apply twice.
 pub fn workflow_events(case: &CaseRef, instance_state: &str, decision: Decision, effects: &Effects, text: &str, event_key: &str) -> Vec<(String, EventIn)> {
     let waiting_exam = case.kind == "exam" && case.outcome == "review" && instance_state == "under_review";
@@ -262,7 +263,8 @@ pub fn workflow_events(case: &CaseRef, instance_state: &str, decision: Decision,
         .with("credits", effects.credits)
         .with("reason", text.to_string())
         .with("case_id", case.id.clone())
-        .with("decision", decision.as_str());
+        .with("decision", decision.as_str())
+        .with("appealable", decision != Decision::Accept);
     let mut events = vec![(case.instance_id.clone(), decided)];
     if waiting_exam {
         let passed = EventIn::new(format!("{event_key}:exam"), "review_passed").with("attempt_id", case.subject_id.clone());

@@ -333,18 +333,11 @@ pub async fn content(State(state): State<AppState>, caller: Caller, Path(upload_
             Some((chunk, index + 1))
         }
     });
-    let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&upload.file_name));
+    let disposition = format!("attachment; filename*=UTF-8''{}", crate::documents::percent_encode(&upload.file_name));
     let headers = [
         (header::CONTENT_TYPE, upload.content_type.clone().unwrap_or_else(|| "application/octet-stream".into())),
         (header::CONTENT_LENGTH, upload.size.to_string()),
         (header::CONTENT_DISPOSITION, disposition),
     ];
     Ok((headers, Body::from_stream(stream)).into_response())
-}
-
-/// Percent-encodes every byte outside RFC 5987's attribute characters.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) { (byte as char).to_string() } else { format!("%{byte:02X}") })
-        .collect()
 }

@@ -39,9 +39,8 @@ struct Typed<'a> {
     errors: &'a FormErrors,
 }
 
-/// `GET /staff/appeals?status=open|upheld|overturned`.
-// TODO: the page shows how many files an appeal has but cannot open them, because the
-// API has no route that serves appeal files yet.
+/// `GET /staff/appeals?status=open|upheld|overturned`. Each attached file links to
+/// `GET /api/appeals/{appeal_id}/files?seq=`, which takes the session cookie.
 async fn list(context: PageContext, Query(query): Query<ListQuery>) -> Response {
     let token = match staff_session(&context) {
         Ok(token) => token,
@@ -63,6 +62,7 @@ async fn list_page(context: &PageContext, token: &str, status_filter: &str, stat
         appeal["status_text"] = json!(format!("web.staff.appeal_status.{}", appeal["status"].as_str().unwrap_or("open")));
         appeal["case_decision_text"] = json!(format!("web.staff.decision.{}", appeal["case_decision"].as_str().unwrap_or("accept")));
         appeal["case_kind_text"] = json!(format!("web.staff.kind.{}", appeal["case_kind"].as_str().unwrap_or("session")));
+        appeal["files_shown"] = json!(files_shown(appeal));
         appeal["errors"] = FormErrors::default().to_json();
         if let Some(typed) = typed.as_ref().filter(|typed| appeal["id"] == typed.appeal_id) {
             appeal["errors"] = typed.errors.to_json();
@@ -83,6 +83,20 @@ async fn list_page(context: &PageContext, token: &str, status_filter: &str, stat
         "status": if status_filter.is_empty() { "open" } else { status_filter },
     });
     context.render_status(status, "staff_appeals", data)
+}
+
+/// Returns the links to an appeal's files: `href`, `file_name` and the size in KiB.
+fn files_shown(appeal: &Value) -> Vec<Value> {
+    let appeal_id = appeal["id"].as_str().unwrap_or_default();
+    appeal["file_list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|file| {
+            let seq = file["seq"].as_i64().unwrap_or(0);
+            json!({ "href": format!("/api/appeals/{appeal_id}/files?seq={seq}"), "file_name": file["file_name"], "kib": file["size"].as_u64().unwrap_or(0).div_ceil(1024) })
+        })
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
