@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::Allowed;
 use crate::documents::{document_response, inline_disposition, sniff_type};
 use crate::error::ApiError;
 use crate::evidence_log;
@@ -46,8 +47,7 @@ pub struct FileQuery {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn file(State(state): State<AppState>, caller: Caller, Path(appeal_id): Path<String>, Query(query): Query<FileQuery>) -> Result<Response, ApiError> {
-    caller.require_staff()?;
+pub(crate) async fn file(State(state): State<AppState>, caller: Allowed<Staff>, Path(appeal_id): Path<String>, Query(query): Query<FileQuery>) -> Result<Response, ApiError> {
     let case_id: String = sqlx::query_scalar("SELECT case_id FROM review_appeals WHERE id = $1")
         .bind(&appeal_id)
         .fetch_optional(&state.engine.db.pool)

@@ -25,7 +25,8 @@ use sqlx::Row;
 use workers::archive::{self, NewEntry};
 use workflows::clock::{beijing_date, from_millis};
 
-use crate::auth::Caller;
+use crate::auth::allowed::{Operators, Staff};
+use crate::auth::Allowed;
 use crate::db::new_id;
 use crate::documents::{MAX_BODY_BYTES, read_form};
 use crate::error::ApiError;
@@ -47,7 +48,7 @@ pub fn appeal_deadline(decided_at_ms: i64, window_days: u32) -> NaiveDate {
 
 /// `POST /api/reviews/{case_id}/appeal` (the operator of the case), multipart with a
 /// `reason` text field and file fields: files an appeal. 201.
-async fn file_appeal(State(state): State<AppState>, caller: Caller, Path(case_id): Path<String>, mut form: Multipart) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn file_appeal(State(state): State<AppState>, caller: Allowed<Operators>, Path(case_id): Path<String>, mut form: Multipart) -> Result<(StatusCode, Json<Value>), ApiError> {
     let operator_id = caller.operator_id()?.to_string();
 
     // Step 1: the operator's own decided case, within the window.
@@ -119,8 +120,7 @@ pub struct ListQuery {
 /// `GET /api/appeals?status=open|upheld|overturned` (association staff): appeals with
 /// their case, oldest first. `files` counts the attached files and `file_list` gives
 /// their numbers for `GET /api/appeals/{appeal_id}/files?seq=`.
-async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn list(State(state): State<AppState>, _caller: Allowed<Staff>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     let status = query.status.unwrap_or_else(|| "open".to_string());
     let rows = sqlx::query(
         "SELECT a.id, a.case_id, a.operator_id, a.reason, a.status, a.decided_by, a.decision_reason, a.created_at, c.kind, c.decision, c.decided_by AS case_decided_by,
@@ -165,8 +165,7 @@ pub struct AppealDecision {
 
 /// `POST /api/appeals/{appeal_id}/decision {outcome: uphold|overturn, reason}`
 /// (association staff other than the case's reviewer).
-async fn decide(State(state): State<AppState>, caller: Caller, Path(appeal_id): Path<String>, Json(request): Json<AppealDecision>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn decide(State(state): State<AppState>, caller: Allowed<Staff>, Path(appeal_id): Path<String>, Json(request): Json<AppealDecision>) -> Result<Json<Value>, ApiError> {
     let decided_by = caller.account_id.clone().unwrap_or_default();
     let reason = request.reason.trim().to_string();
     if reason.is_empty() {

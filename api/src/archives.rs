@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use workers::archive::{self, NewEntry};
 use workers::pdf::DocumentInfo;
 
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::{Admins, AllButInstitutions};
+use crate::auth::{Allowed, Caller, Role};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::{AppState, beijing_text};
@@ -93,7 +94,7 @@ fn entry_json(entry: &Entry) -> Value {
 
 /// `GET /api/archives/{operator_id}?archive=continuing_education|training`: the
 /// entries the caller may see, oldest first, and whether the whole chain verifies.
-async fn read(State(state): State<AppState>, caller: Caller, Path(operator_id): Path<String>, Query(query): Query<ArchiveQuery>) -> Result<Json<Value>, ApiError> {
+async fn read(State(state): State<AppState>, caller: Allowed<AllButInstitutions>, Path(operator_id): Path<String>, Query(query): Query<ArchiveQuery>) -> Result<Json<Value>, ApiError> {
     let archive = parse_archive(query.archive.as_deref())?;
     let (entries, intact) = visible_entries(&state, &caller, &operator_id, archive).await?;
     Ok(Json(json!({
@@ -107,7 +108,7 @@ async fn read(State(state): State<AppState>, caller: Caller, Path(operator_id): 
 /// `GET /api/archives/{operator_id}/export?archive=`: the same entries as an xlsx
 /// workbook with zh-CN headers and Beijing times, for the operator, the unit and
 /// inspectors.
-async fn export(State(state): State<AppState>, caller: Caller, Path(operator_id): Path<String>, Query(query): Query<ArchiveQuery>) -> Result<Response, ApiError> {
+async fn export(State(state): State<AppState>, caller: Allowed<AllButInstitutions>, Path(operator_id): Path<String>, Query(query): Query<ArchiveQuery>) -> Result<Response, ApiError> {
     let archive = parse_archive(query.archive.as_deref())?;
     let (entries, intact) = visible_entries(&state, &caller, &operator_id, archive).await?;
     let names = crate::archive_text::ArchiveNames::load(&state, &operator_id, &entries).await?;
@@ -152,8 +153,7 @@ pub struct CorrectionRequest {
 /// `POST /api/archives/{operator_id}/corrections {archive, supersedes, reason,
 /// approved_by, body}` (association admin): appends a correction that supersedes entry
 /// `supersedes`. The approver must be another association staff account.
-async fn correct(State(state): State<AppState>, caller: Caller, Path(operator_id): Path<String>, Json(request): Json<CorrectionRequest>) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
-    caller.require(&[Role::AssociationAdmin])?;
+async fn correct(State(state): State<AppState>, caller: Allowed<Admins>, Path(operator_id): Path<String>, Json(request): Json<CorrectionRequest>) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     let archive = parse_archive(request.archive.as_deref())?;
     let recorded_by = caller.account_id.clone().unwrap_or_default();
     let reason = request.reason.trim();

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use workflows::clock::{beijing_date, from_millis};
 
-use crate::auth::Caller;
+use crate::auth::allowed::Operators;
+use crate::auth::Allowed;
 use crate::card_pdf::{SignedFields, sign, signing_key};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
@@ -30,7 +31,7 @@ struct CreditsQuery {
 
 /// `GET /api/credits?year=2026` (operator): credits and cards per item for the year,
 /// the current Beijing year by default, and the year's approved past-year records.
-async fn my_credits(State(state): State<AppState>, caller: Caller, Query(query): Query<CreditsQuery>) -> Result<Json<Value>, ApiError> {
+async fn my_credits(State(state): State<AppState>, caller: Allowed<Operators>, Query(query): Query<CreditsQuery>) -> Result<Json<Value>, ApiError> {
     let operator_id = caller.operator_id()?;
     let year = query.year.unwrap_or_else(|| state.today().year());
 

@@ -20,7 +20,8 @@ use workflows::definition::{diagram, svg};
 use workflows::diagnostic::Diagnostic;
 use workflows::runtime::migration::{MigrationPlan, MigrationRequest};
 
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::{Admins, Staff};
+use crate::auth::{Allowed, Caller, Role};
 use crate::error::{ApiError, current_locale};
 use crate::extract::{Json, Query};
 use crate::AppState;
@@ -116,11 +117,10 @@ struct DiagramQuery {
 /// (staff): the state diagram of a published version, SVG by default.
 async fn version_diagram(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Allowed<Staff>,
     Path((definition_id, version)): Path<(String, String)>,
     Query(query): Query<DiagramQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require_staff()?;
     let version = resolve(&state, &definition_id, &version).await?;
     let definition = state.engine.definition_version(&version).await?;
     match query.format.as_deref().unwrap_or("svg") {
@@ -142,8 +142,7 @@ struct PublishRequest {
 /// `POST /api/definitions` (association admin): validates one definition and publishes
 /// it as the latest version. Invalid text is refused with 422 and every diagnostic
 /// (code, line, column, message); nothing is stored.
-async fn publish(State(state): State<AppState>, caller: Caller, Json(request): Json<PublishRequest>) -> Result<Response, ApiError> {
-    caller.require(&[Role::AssociationAdmin])?;
+async fn publish(State(state): State<AppState>, caller: Allowed<Admins>, Json(request): Json<PublishRequest>) -> Result<Response, ApiError> {
     let author = caller.account_id.clone().unwrap_or_default();
 
     let checked = check_source(&state, request.source);
@@ -178,8 +177,7 @@ struct ValidateRequest {
 /// `POST /api/definitions/validate {source}` (staff): runs the checks of publishing
 /// and stores nothing. 200 with `valid`, the definition id and version hash when the
 /// text parsed, and every diagnostic with its line, column and localized message.
-async fn validate(State(state): State<AppState>, caller: Caller, Json(request): Json<ValidateRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn validate(State(state): State<AppState>, _caller: Allowed<Staff>, Json(request): Json<ValidateRequest>) -> Result<Json<Value>, ApiError> {
     let checked = check_source(&state, request.source);
     let parsed = checked.set.definitions.first();
     Ok(Json(json!({
@@ -227,11 +225,10 @@ struct MigrationBody {
 /// instances in each state would move where, and every problem; changes nothing.
 async fn plan_migration(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Allowed<Staff>,
     Path(definition_id): Path<String>,
     Json(body): Json<MigrationBody>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
     let request = migration_request(&state, &definition_id, body).await?;
     let plan = state.engine.plan_migration(&request).await?;
     let mut body = serde_json::to_value(&plan)?;
@@ -255,11 +252,10 @@ fn add_problem_messages(plan_json: &mut Value, plan: &MigrationPlan) {
 /// and nothing moves.
 async fn apply_migration(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Allowed<Admins>,
     Path(definition_id): Path<String>,
     Json(body): Json<MigrationBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Role::AssociationAdmin])?;
     let request = migration_request(&state, &definition_id, body).await?;
     let by = caller.account_id.clone().unwrap_or_default();
     let outcome = state.engine.apply_migration(&request, &by).await?;
@@ -283,11 +279,10 @@ struct PauseBody {
 /// pauses every running instance of the version.
 async fn pause_version(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Allowed<Admins>,
     Path((definition_id, version)): Path<(String, String)>,
     Json(body): Json<PauseBody>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(&[Role::AssociationAdmin])?;
     let version = resolve(&state, &definition_id, &version).await?;
     let reason = body.reason;
     let paused = state.engine.pause_version(&definition_id, &version, caller.account_id.as_deref().unwrap_or_default(), &reason).await?;

@@ -12,7 +12,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use workflows::db::is_unique_violation;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Operators;
+use crate::auth::{Allowed, Caller};
 use crate::db::new_id;
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -94,7 +95,7 @@ struct EnrollRequest {
 /// `POST /api/enrollments {year, item_code}` (operator with complete info): enrolls for
 /// a trial item in the current or next Beijing year. 201 when new; 200 with the same
 /// enrollment when it already exists.
-async fn enroll(State(state): State<AppState>, caller: Caller, Json(request): Json<EnrollRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn enroll(State(state): State<AppState>, caller: Allowed<Operators>, Json(request): Json<EnrollRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let operator_id = caller.operator_id()?;
     let enrolled = enroll_operator(&state, operator_id, request.year, &request.item_code).await?;
     let status = if enrolled.created { StatusCode::CREATED } else { StatusCode::OK };

@@ -39,7 +39,8 @@ use workflows::db::is_unique_violation;
 use workers::bank_store;
 use workflows::runtime::{EventIn, EventOutcome, Instance};
 
-use crate::auth::Caller;
+use crate::auth::allowed::Operators;
+use crate::auth::{Allowed, Caller};
 use crate::db::{Tx, lock_key, new_id};
 use crate::enrollments::{EnrollmentRecord, load_enrollment, own_enrollment};
 use crate::error::{ApiError, current_locale};
@@ -374,7 +375,7 @@ struct AnswersRequest {
 async fn save_answers(
     State(state): State<AppState>,
     Path(attempt_id): Path<String>,
-    caller: Caller,
+    caller: Allowed<Operators>,
     Json(request): Json<AnswersRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let attempt = own_attempt(&state, &caller, &attempt_id).await?;
@@ -522,7 +523,7 @@ struct EvidenceRequest {
 async fn add_evidence(
     State(state): State<AppState>,
     Path(attempt_id): Path<String>,
-    caller: Caller,
+    caller: Allowed<Operators>,
     Json(request): Json<EvidenceRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let attempt = own_attempt(&state, &caller, &attempt_id).await?;

@@ -20,7 +20,8 @@ use sha2::Sha256;
 use workflows::db::is_unique_violation;
 use workflows::runtime::{EventIn, EventOutcome};
 
-use crate::auth::Caller;
+use crate::auth::allowed::Operators;
+use crate::auth::Allowed;
 use crate::enrollments::{load_enrollment, own_enrollment};
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -84,7 +85,7 @@ struct IssueRequest {
 async fn issue(
     State(state): State<AppState>,
     Path(enrollment_id): Path<String>,
-    caller: Caller,
+    caller: Allowed<Operators>,
     Json(request): Json<IssueRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let enrollment = own_enrollment(&state, &caller, &enrollment_id).await?;

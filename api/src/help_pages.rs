@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::{Allowed, Caller};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::site_text::{MAX_BODY_CHARS, MAX_TITLE_CHARS, checked};
@@ -73,8 +74,7 @@ pub struct HelpRequest {
 
 /// `POST /api/site/help {slug, title, body, position?}` (association staff): adds a
 /// page. 409 when the slug is taken.
-async fn create(State(state): State<AppState>, caller: Caller, Json(request): Json<HelpRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require_staff()?;
+async fn create(State(state): State<AppState>, caller: Allowed<Staff>, Json(request): Json<HelpRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let slug = checked_slug(request.slug.as_deref().unwrap_or(""))?;
     let (title, body, position) = checked_fields(&request)?;
     let account = caller.account_id.clone().unwrap_or_default();
@@ -101,8 +101,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Json(request): Js
 /// `PUT /api/site/help/{slug} {title, body, position?}` (association staff): changes a
 /// page. A `slug` in the body must equal the path's: a slug cannot be renamed, because
 /// links to the page use it.
-async fn update(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>, Json(request): Json<HelpRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn update(State(state): State<AppState>, caller: Allowed<Staff>, Path(slug): Path<String>, Json(request): Json<HelpRequest>) -> Result<Json<Value>, ApiError> {
     if request.slug.as_deref().is_some_and(|body_slug| body_slug.trim() != slug) {
         return Err(ApiError::invalid("help.slug_fixed").field("slug"));
     }

@@ -27,7 +27,8 @@ use workers::provincial::SignatureAlgorithm;
 use workers::provincial::signature as scheme;
 use workflows::db::is_unique_violation;
 
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::Admins;
+use crate::auth::{Allowed, Caller};
 use crate::db::new_id;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
@@ -252,10 +253,9 @@ pub(crate) struct CreateInstitutionRequest {
 )]
 pub(crate) async fn create_institution_route(
     State(state): State<AppState>,
-    caller: Caller,
+    _caller: Allowed<Admins>,
     Json(request): Json<CreateInstitutionRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(&[Role::AssociationAdmin])?;
     let created = create_institution(&state, &request.name, &request.uscc, &request.items).await?;
     Ok((StatusCode::CREATED, Json(json!(created))))
 }

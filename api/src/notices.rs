@@ -16,7 +16,8 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use workflows::clock::from_millis;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::{Allowed, Caller};
 use crate::db::new_id;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
@@ -137,8 +138,7 @@ fn parse_publish_at(text: Option<&str>) -> Result<Option<i64>, ApiError> {
 
 /// `POST /api/site/notices {title, body, publish_at?}` (association staff): saves a
 /// draft. 201 with the notice.
-async fn create(State(state): State<AppState>, caller: Caller, Json(request): Json<NoticeRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require_staff()?;
+async fn create(State(state): State<AppState>, caller: Allowed<Staff>, Json(request): Json<NoticeRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let fields = check(&request)?;
     let account = caller.account_id.clone().unwrap_or_default();
     let now_ms = state.now_ms();
@@ -165,8 +165,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Json(request): Js
 /// `PUT /api/site/notices/{notice_id} {title, body, publish_at?}` (association staff):
 /// changes the text and publish time; the status stays as it is. Without `publish_at`
 /// the stored publish time is kept.
-async fn update(State(state): State<AppState>, caller: Caller, Path(notice_id): Path<String>, Json(request): Json<NoticeRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn update(State(state): State<AppState>, caller: Allowed<Staff>, Path(notice_id): Path<String>, Json(request): Json<NoticeRequest>) -> Result<Json<Value>, ApiError> {
     let fields = check(&request)?;
     let account = caller.account_id.clone().unwrap_or_default();
     let now_ms = state.now_ms();
@@ -201,8 +200,7 @@ pub struct PublishRequest {
 /// `POST /api/site/notices/{notice_id}/publish {publish_at?}` (association staff):
 /// makes the notice public from its publish time. Publishing a withdrawn notice
 /// brings it back.
-async fn publish(State(state): State<AppState>, caller: Caller, Path(notice_id): Path<String>, Json(request): Json<PublishRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn publish(State(state): State<AppState>, caller: Allowed<Staff>, Path(notice_id): Path<String>, Json(request): Json<PublishRequest>) -> Result<Json<Value>, ApiError> {
     let publish_at = parse_publish_at(request.publish_at.as_deref())?;
     set_status(&state, &caller, &notice_id, "published", publish_at).await
 }

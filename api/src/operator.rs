@@ -17,7 +17,8 @@ use sqlx::any::AnyRow;
 use workflows::db::is_unique_violation;
 use workflows::runtime::EventIn;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Operators;
+use crate::auth::{Allowed, Caller};
 use crate::auth::code::next_step;
 use crate::auth::password::check_email;
 use crate::db::{Tx, new_id};
@@ -103,7 +104,7 @@ struct RegisterRequest {
 
 /// `POST /api/operator/register {name, id_number, email?}` (operator with status
 /// `visitor`): records the person and sends `registered`.
-async fn register(State(state): State<AppState>, caller: Caller, Json(request): Json<RegisterRequest>) -> Result<Json<Value>, ApiError> {
+async fn register(State(state): State<AppState>, caller: Allowed<Operators>, Json(request): Json<RegisterRequest>) -> Result<Json<Value>, ApiError> {
     let operator_id = caller.operator_id()?;
     let operator = load_operator(&state, operator_id).await?;
     if operator.status != "visitor" {
@@ -183,7 +184,7 @@ struct ItemInput {
 /// `POST /api/operator/info {unit_uscc, items?}` (operator, registered or
 /// pre-registered): attaches the operator to the unit, records the certificates held
 /// and sends `info_completed {has_unit: true}`.
-async fn complete_info(State(state): State<AppState>, caller: Caller, Json(request): Json<InfoRequest>) -> Result<Json<Value>, ApiError> {
+async fn complete_info(State(state): State<AppState>, caller: Allowed<Operators>, Json(request): Json<InfoRequest>) -> Result<Json<Value>, ApiError> {
     let operator_id = caller.operator_id()?;
     let operator = load_operator(&state, operator_id).await?;
     if operator.status == "visitor" {

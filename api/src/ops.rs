@@ -10,7 +10,8 @@ use workflows::runtime::Instance;
 
 use workflows::runtime::incidents::Resolution;
 
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::{Admins, AllButInstitutions, Staff};
+use crate::auth::{Allowed, Caller, Role};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::workflow::{ANNUAL_CE, REGISTRATION, state_label};
@@ -39,7 +40,7 @@ struct HistoryQuery {
 async fn history(
     State(state): State<AppState>,
     Path(instance_id): Path<String>,
-    caller: Caller,
+    caller: Allowed<AllButInstitutions>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let instance = state.engine.instance(&instance_id).await?;
@@ -107,8 +108,7 @@ const MAX_INCIDENTS: i64 = 500;
 
 /// `GET /api/incidents?status=open&kind=&limit=` (association staff): incidents,
 /// newest first.
-async fn incidents(State(state): State<AppState>, caller: Caller, Query(query): Query<IncidentsQuery>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn incidents(State(state): State<AppState>, _caller: Allowed<Staff>, Query(query): Query<IncidentsQuery>) -> Result<Json<Value>, ApiError> {
     let status = query.status.unwrap_or_else(|| "open".to_string());
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_INCIDENTS);
     let kind = query.kind.filter(|kind| !kind.is_empty());
@@ -147,8 +147,7 @@ struct PauseBody {
 /// `POST /api/instances/{instance_id}/pause` (association admin): holds the instance's
 /// timers, actions and events until it is resumed. `paused` is false when it was not
 /// running.
-async fn pause_instance(State(state): State<AppState>, caller: Caller, Path(instance_id): Path<String>, Json(body): Json<PauseBody>) -> Result<Json<Value>, ApiError> {
-    caller.require(&[Role::AssociationAdmin])?;
+async fn pause_instance(State(state): State<AppState>, caller: Allowed<Admins>, Path(instance_id): Path<String>, Json(body): Json<PauseBody>) -> Result<Json<Value>, ApiError> {
     let reason = body.reason;
     let paused = state.engine.pause(&instance_id, caller.account_id.as_deref().unwrap_or_default(), &reason).await?;
     Ok(Json(json!({ "instance": instance_id, "paused": paused })))

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use workers::archive::{self, NewEntry};
 
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::{Staff, UnitAdminsAndStaff};
+use crate::auth::{Allowed, Role};
 use crate::db::new_id;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
@@ -43,7 +44,7 @@ pub struct PastRecord {
 /// `POST /api/past-records {operator_id, year, item_code, credits, source}` (the admin
 /// of the operator's current unit, or association staff): uploads one year's record for
 /// review. 201.
-async fn submit(State(state): State<AppState>, caller: Caller, Json(request): Json<PastRecord>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn submit(State(state): State<AppState>, caller: Allowed<UnitAdminsAndStaff>, Json(request): Json<PastRecord>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let current_unit: Option<Option<String>> = sqlx::query_scalar("SELECT unit_id FROM operators WHERE id = $1").bind(&request.operator_id).fetch_optional(&state.engine.db.pool).await?;
     let current_unit = current_unit.ok_or_else(|| ApiError::not_found("past_record.operator_not_found").field("operator_id"))?;
     let allowed = caller.role.is_staff() || (caller.role == Role::UnitAdmin && current_unit.is_some() && current_unit == caller.unit_id);
@@ -94,8 +95,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/past-records?status=pending|approved|rejected` (association staff).
-async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn list(State(state): State<AppState>, _caller: Allowed<Staff>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     let rows = sqlx::query("SELECT id, operator_id, year, item_code, credits, source, status, submitted_by, reason FROM past_year_records WHERE status = $1 ORDER BY created_at, id")
         .bind(query.status.unwrap_or_else(|| "pending".into()))
         .fetch_all(&state.engine.db.pool)
@@ -129,8 +129,7 @@ pub struct DecisionRequest {
 /// `POST /api/past-records/{id}/decision {decision: approve|reject, reason}`
 /// (association staff). An approved record is appended to the operator's
 /// continuing-education archive, where it counts for its year.
-async fn decide(State(state): State<AppState>, caller: Caller, Path(record_id): Path<String>, Json(request): Json<DecisionRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn decide(State(state): State<AppState>, caller: Allowed<Staff>, Path(record_id): Path<String>, Json(request): Json<DecisionRequest>) -> Result<Json<Value>, ApiError> {
     let decided_by = caller.account_id.clone().unwrap_or_default();
     let reason = request.reason.trim().to_string();
     if reason.is_empty() {

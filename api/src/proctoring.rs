@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use workflows::db::is_unique_violation;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Operators;
+use crate::auth::{Allowed, Caller};
 use crate::db::new_id;
 use crate::enrollments::own_enrollment;
 use crate::error::ApiError;
@@ -66,7 +67,7 @@ struct ConsentRequest {
 
 /// `POST /api/enrollments/{enrollment_id}/proctoring-consent {notice_version}`
 /// (operator): records consent to the notice version shown. 201, or 200 when given before.
-async fn give(State(state): State<AppState>, Path(enrollment_id): Path<String>, caller: Caller, Json(request): Json<ConsentRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn give(State(state): State<AppState>, Path(enrollment_id): Path<String>, caller: Allowed<Operators>, Json(request): Json<ConsentRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let enrollment = own_enrollment(&state, &caller, &enrollment_id).await?;
     if request.notice_version.trim() != NOTICE_VERSION {
         return Err(ApiError::conflict("proctoring.notice_outdated").field("notice_version").arg("version", NOTICE_VERSION));

@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::auth::Caller;
+use crate::auth::allowed::UnitAdminsAndStaff;
+use crate::auth::{Allowed, Caller};
 use crate::db::new_id;
 use crate::error::{ApiError, current_locale};
 use crate::extract::{Json, Query};
@@ -65,8 +66,8 @@ pub struct PreviewQuery {
 pub(crate) async fn preview(
     State(state): State<AppState>,
     Path(unit_id): Path<String>,
+    caller: Allowed<UnitAdminsAndStaff>,
     Query(query): Query<PreviewQuery>,
-    caller: Caller,
     request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_unit_or_staff(&caller, &unit_id)?;

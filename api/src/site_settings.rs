@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sqlx::Row;
 
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::Admins;
+use crate::auth::{Allowed, Caller, Role};
 use crate::db::new_id;
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -74,8 +75,7 @@ pub struct SettingsRequest {
 /// `PUT /api/site/settings {site_name, icp_filing, contact}` (association admin): sets
 /// all three; a blank or absent value clears the setting so the default applies. Every
 /// value that changes gets a log entry in the same transaction.
-async fn update(State(state): State<AppState>, caller: Caller, Json(request): Json<SettingsRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require(&[Role::AssociationAdmin])?;
+async fn update(State(state): State<AppState>, caller: Allowed<Admins>, Json(request): Json<SettingsRequest>) -> Result<Json<Value>, ApiError> {
     let account = caller.account_id.clone().unwrap_or_default();
     let requested = [request.site_name, request.icp_filing, request.contact];
 

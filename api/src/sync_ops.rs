@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use workers::provincial::dead_letter;
 use workflows::runtime::EngineError;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::{Allowed, Caller};
 use crate::sync_status::SyncStatus;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
@@ -66,8 +67,7 @@ pub(crate) struct ListQuery {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+pub(crate) async fn list(State(state): State<AppState>, _caller: Allowed<Staff>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     let letters = dead_letter::list(&state.engine, query.limit.unwrap_or(100).clamp(1, 500)).await?;
     Ok(Json(json!({ "dead_letters": letters })))
 }

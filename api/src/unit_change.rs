@@ -19,7 +19,8 @@ use sqlx::Row;
 use workers::archive::{self, NewEntry};
 use workflows::runtime::EventIn;
 
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::{UnitAdminsAndAdmins, UnitAdminsAndStaff};
+use crate::auth::{Allowed, Role};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::operator::load_operator;
@@ -43,7 +44,7 @@ pub struct ReleaseRequest {
 /// notified, and the operator may then join another unit.
 async fn release(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Allowed<UnitAdminsAndAdmins>,
     Path((unit_id, operator_id)): Path<(String, String)>,
     Json(request): Json<ReleaseRequest>,
 ) -> Result<Json<Value>, ApiError> {
@@ -131,7 +132,7 @@ pub struct RecordsQuery {
 /// belongs to the unit now, and the study sessions of the unit's own periods.
 async fn records(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Allowed<UnitAdminsAndStaff>,
     Path((unit_id, operator_id)): Path<(String, String)>,
     Query(query): Query<RecordsQuery>,
 ) -> Result<Json<Value>, ApiError> {

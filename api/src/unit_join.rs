@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use workflows::db::is_unique_violation;
 
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::UnitAdminsAndAdmins;
+use crate::auth::{Allowed, Caller, Role};
 use crate::db::new_id;
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -56,7 +57,7 @@ pub struct JoinRequestInput {
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Allowed<UnitAdminsAndAdmins>,
     Path(unit_id): Path<String>,
     Json(input): Json<JoinRequestInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -167,7 +168,7 @@ pub struct DecisionInput {
 )]
 pub(crate) async fn decide(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Allowed<UnitAdminsAndAdmins>,
     Path((unit_id, request_id)): Path<(String, String)>,
     Json(input): Json<DecisionInput>,
 ) -> Result<Json<Value>, ApiError> {

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use workflows::db::is_unique_violation;
 
 use crate::auth::password::{NewAccount, check_account, hash_password, insert_account};
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::{Admins, UnitAdminsAndAdmins, UnitAdminsAndStaff};
+use crate::auth::{Allowed, Role};
 use crate::db::new_id;
 use crate::error::{ApiError, current_locale, text};
 use crate::extract::{Json, Query};
@@ -68,9 +69,7 @@ struct CreateUnitRequest {
 
 /// `POST /api/units {uscc, name, region_code?, admin}` (association_admin): registers a
 /// unit with its first admin account. 201.
-async fn create_unit(State(state): State<AppState>, caller: Caller, Json(request): Json<CreateUnitRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(&[Role::AssociationAdmin])?;
-
+async fn create_unit(State(state): State<AppState>, _caller: Allowed<Admins>, Json(request): Json<CreateUnitRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
     // Step 1: check the unit's values.
     let (uscc, status) = match domain::identity::normalize_uscc(&request.uscc) {
         Ok(uscc) => (uscc.as_str().to_string(), "active"),
@@ -148,7 +147,7 @@ fn prefix_admin_field(error: ApiError) -> ApiError {
 async fn add_admin(
     State(state): State<AppState>,
     Path(unit_id): Path<String>,
-    caller: Caller,
+    caller: Allowed<UnitAdminsAndAdmins>,
     Json(request): Json<AdminInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if !caller.is_admin_of_unit(&unit_id) {
@@ -171,8 +170,8 @@ struct RosterQuery {
 async fn upload_roster(
     State(state): State<AppState>,
     Path(unit_id): Path<String>,
+    caller: Allowed<UnitAdminsAndStaff>,
     Query(query): Query<RosterQuery>,
-    caller: Caller,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     if !caller.is_admin_of_unit(&unit_id) {

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::Allowed;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::AppState;
@@ -44,8 +45,7 @@ pub struct DocumentQuery {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn document(State(state): State<AppState>, caller: Caller, Path(verification_id): Path<String>, Query(query): Query<DocumentQuery>) -> Result<Response, ApiError> {
-    caller.require_staff()?;
+pub(crate) async fn document(State(state): State<AppState>, caller: Allowed<Staff>, Path(verification_id): Path<String>, Query(query): Query<DocumentQuery>) -> Result<Response, ApiError> {
     let exists: Option<String> = sqlx::query_scalar("SELECT id FROM manual_verifications WHERE id = $1").bind(&verification_id).fetch_optional(&state.engine.db.pool).await?;
     if exists.is_none() {
         return Err(ApiError::not_found("verification.not_found"));

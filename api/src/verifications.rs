@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use workers::archive::{self, NewEntry};
 
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::{AllButInstitutions, Staff};
+use crate::auth::{Allowed, Role};
 use crate::db::new_id;
 use crate::documents::{MAX_BODY_BYTES, read_form};
 use crate::error::ApiError;
@@ -31,7 +32,7 @@ pub fn router() -> Router<AppState> {
 /// `POST /api/verifications` (multipart: `kind`, `subject_id`, `note`, files). A unit
 /// admin submits for a unit in `pending_verification`; an operator submits for
 /// themselves while their real-name check has failed or never passed. 201.
-async fn submit(State(state): State<AppState>, caller: Caller, mut form: Multipart) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn submit(State(state): State<AppState>, caller: Allowed<AllButInstitutions>, mut form: Multipart) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (fields, documents) = read_form(&mut form).await?;
     let kind = fields.get("kind").cloned().unwrap_or_default();
     let subject_id = fields.get("subject_id").cloned().unwrap_or_default();
@@ -112,8 +113,7 @@ pub struct ListQuery {
 
 /// `GET /api/verifications?status=open|approved|rejected` (association staff), each
 /// request with its documents' numbers, names, types and sizes in `document_files`.
-async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn list(State(state): State<AppState>, _caller: Allowed<Staff>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     let rows = sqlx::query(
         "SELECT v.id, v.kind, v.subject_id, v.note, v.status, v.submitted_by, v.decided_by, v.reason, v.created_at,
                 (SELECT COUNT(*) FROM verification_documents d WHERE d.verification_id = v.id) AS documents
@@ -162,8 +162,7 @@ pub struct DecisionRequest {
 /// `POST /api/verifications/{id}/decision {decision: approve|reject, reason}`
 /// (association staff). Approving activates the unit or marks the operator
 /// `verified_manually`; rejecting leaves the unit pending and the operator `failed`.
-async fn decide(State(state): State<AppState>, caller: Caller, Path(verification_id): Path<String>, Json(request): Json<DecisionRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+async fn decide(State(state): State<AppState>, caller: Allowed<Staff>, Path(verification_id): Path<String>, Json(request): Json<DecisionRequest>) -> Result<Json<Value>, ApiError> {
     let decided_by = caller.account_id.clone().unwrap_or_default();
     let reason = request.reason.trim().to_string();
     if reason.is_empty() {

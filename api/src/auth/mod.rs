@@ -8,6 +8,7 @@
 //! Institutions' servers do not use sessions: they sign each request (see
 //! [`crate::institutions`]).
 
+pub mod allowed;
 pub mod attempts;
 pub mod code;
 pub mod password;
@@ -26,6 +27,7 @@ use crate::db::sha256_hex;
 use crate::error::ApiError;
 use crate::AppState;
 
+pub use allowed::Allowed;
 pub use password::{NewAccount, create_account};
 
 /// The session cookie's name.

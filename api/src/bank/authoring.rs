@@ -12,7 +12,8 @@ use workers::bank_store::{course_version_id, insert_question, record_history};
 
 use super::staff_account;
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::Allowed;
 use crate::db::{Tx, lock_key, new_id};
 use crate::error::{ApiError, current_locale};
 use crate::extract::Json;
@@ -29,7 +30,7 @@ pub struct NewCourse {
 
 /// `POST /api/bank/courses {item_code, year, code, title, minutes}`: creates the next
 /// version of the course for that year as a draft (version 1 for a new course).
-pub async fn create_course(State(state): State<AppState>, caller: Caller, Json(request): Json<NewCourse>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create_course(State(state): State<AppState>, caller: Allowed<Staff>, Json(request): Json<NewCourse>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let author = staff_account(&caller)?;
     let code = request.code.trim().to_string();
     let title = request.title.trim().to_string();
@@ -107,7 +108,7 @@ pub struct NewQuestion {
 /// explanation, difficulty, course_version?, replaces?}`: creates a draft question, or
 /// the next version of question `replaces`. Rejects a stem that another question of
 /// the course already has.
-pub async fn create_question(State(state): State<AppState>, caller: Caller, Json(request): Json<NewQuestion>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create_question(State(state): State<AppState>, caller: Allowed<Staff>, Json(request): Json<NewQuestion>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let author = staff_account(&caller)?;
     let kind: QuestionKind = serde_json::from_value(json!(request.kind))
         .map_err(|_| ApiError::invalid("bank.kind_unknown").field("type").arg("value", &request.kind))?;

@@ -10,7 +10,8 @@ use sqlx::Row;
 
 use super::staff_account;
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::{Allowed, Caller};
 use crate::error::{ApiError, current_locale};
 use crate::extract::{Json, Query};
 
@@ -26,7 +27,7 @@ pub struct CourseFilter {
 
 /// `GET /api/bank/courses?item_code=&year=&status=`: course versions, newest first
 /// within each course.
-pub async fn list_courses(State(state): State<AppState>, caller: Caller, Query(filter): Query<CourseFilter>) -> Result<Json<Value>, ApiError> {
+pub async fn list_courses(State(state): State<AppState>, caller: Allowed<Staff>, Query(filter): Query<CourseFilter>) -> Result<Json<Value>, ApiError> {
     staff_account(&caller)?;
     let status = checked_status(filter.status.as_deref())?;
     let rows = sqlx::query(
@@ -70,7 +71,7 @@ pub struct QuestionFilter {
 
 /// `GET /api/bank/questions?item_code=&course_code=&status=`: question versions with
 /// their content and answer, for staff.
-pub async fn list_questions(State(state): State<AppState>, caller: Caller, Query(filter): Query<QuestionFilter>) -> Result<Json<Value>, ApiError> {
+pub async fn list_questions(State(state): State<AppState>, caller: Allowed<Staff>, Query(filter): Query<QuestionFilter>) -> Result<Json<Value>, ApiError> {
     staff_account(&caller)?;
     let status = checked_status(filter.status.as_deref())?;
     let rows = sqlx::query(

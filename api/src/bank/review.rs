@@ -18,7 +18,8 @@ use workers::bank_store::{record_history, sync_published_course};
 
 use super::{bank_error, staff_account};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::{Allowed, Caller};
 use crate::db::{Tx, lock_key};
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -29,11 +30,11 @@ pub struct ReviewRequest {
     reason: Option<String>,
 }
 
-pub async fn review_course(State(state): State<AppState>, Path(id): Path<String>, caller: Caller, Json(request): Json<ReviewRequest>) -> Result<Json<Value>, ApiError> {
+pub async fn review_course(State(state): State<AppState>, Path(id): Path<String>, caller: Allowed<Staff>, Json(request): Json<ReviewRequest>) -> Result<Json<Value>, ApiError> {
     review(&state, &caller, SubjectKind::Course, &id, request).await
 }
 
-pub async fn review_question(State(state): State<AppState>, Path(id): Path<String>, caller: Caller, Json(request): Json<ReviewRequest>) -> Result<Json<Value>, ApiError> {
+pub async fn review_question(State(state): State<AppState>, Path(id): Path<String>, caller: Allowed<Staff>, Json(request): Json<ReviewRequest>) -> Result<Json<Value>, ApiError> {
     review(&state, &caller, SubjectKind::Question, &id, request).await
 }
 

@@ -22,7 +22,8 @@ use super::authoring::{default_course_version, duplicate_stem, new_question_key}
 use super::listing::{checked_status, status_label};
 use super::{bank_error, staff_account};
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::Allowed;
 use crate::db::{Tx, lock_key};
 use crate::error::{ApiError, current_locale};
 use crate::extract::{Json, Query};
@@ -37,7 +38,7 @@ pub struct ImportQuery {
 
 /// `POST /api/bank/import`: imports an xlsx sheet sent as multipart (field `file`) or as
 /// the raw body. Returns `{accepted, rejected, rows: [{line, outcome, id?, message?}]}`.
-pub async fn import(State(state): State<AppState>, Query(query): Query<ImportQuery>, caller: Caller, request: Request) -> Result<Json<Value>, ApiError> {
+pub async fn import(State(state): State<AppState>, caller: Allowed<Staff>, Query(query): Query<ImportQuery>, request: Request) -> Result<Json<Value>, ApiError> {
     let author = staff_account(&caller)?;
     let (bytes, file_name) = read_upload(&state, request, query.file_name).await?;
     let rows = read_sheet(&bytes).map_err(bank_error)?;
@@ -129,7 +130,7 @@ pub struct ExportQuery {
 
 /// `GET /api/bank/export?item_code=&status=`: the bank as an xlsx sheet, every question
 /// version that is not retired unless `status` asks for one status.
-pub async fn export(State(state): State<AppState>, caller: Caller, Query(query): Query<ExportQuery>) -> Result<Response, ApiError> {
+pub async fn export(State(state): State<AppState>, caller: Allowed<Staff>, Query(query): Query<ExportQuery>) -> Result<Response, ApiError> {
     staff_account(&caller)?;
     let status = checked_status(query.status.as_deref())?;
     let item_code = query.item_code.unwrap_or_default();

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use workers::archive::{self, NewEntry};
 
 use super::effects::{self, CaseRef, Decision};
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::Allowed;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::workflow::{self, state_label};
@@ -26,8 +27,7 @@ pub struct DecisionRequest {
 /// staff). `decision` is `accept`, `clear_sessions`, `clear_course` or `clear_year` for
 /// a study case, `accept` or `void_score` for an exam case; anything but `accept` needs
 /// a reason, which the operator and the unit admin are told.
-pub async fn decide(State(state): State<AppState>, Path(case_id): Path<String>, caller: Caller, Json(request): Json<DecisionRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+pub async fn decide(State(state): State<AppState>, Path(case_id): Path<String>, caller: Allowed<Staff>, Json(request): Json<DecisionRequest>) -> Result<Json<Value>, ApiError> {
     let decided_by = caller.account_id.clone().unwrap_or_default();
     let reason = request.reason.as_deref().map(str::trim).filter(|reason| !reason.is_empty()).map(str::to_string);
     if request.decision != Decision::Accept && reason.is_none() {

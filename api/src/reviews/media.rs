@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::Allowed;
 use crate::error::ApiError;
 use crate::evidence_log;
 use crate::extract::Query;
@@ -49,8 +50,7 @@ pub struct MediaQuery {
     ),
     security(("bearer" = []))
 )]
-pub async fn media(State(state): State<AppState>, caller: Caller, Path(case_id): Path<String>, Query(query): Query<MediaQuery>) -> Result<Response, ApiError> {
-    caller.require_staff()?;
+pub async fn media(State(state): State<AppState>, caller: Allowed<Staff>, Path(case_id): Path<String>, Query(query): Query<MediaQuery>) -> Result<Response, ApiError> {
     let field = query.field.unwrap_or_default();
     if !MEDIA_FIELDS.contains(&field.as_str()) {
         return Err(ApiError::invalid("review.evidence_field_invalid").field("field").arg("value", &field));

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::{Allowed, Caller};
 use crate::error::ApiError;
 use crate::evidence_log;
 use crate::extract::{Json, Query};
@@ -34,8 +35,7 @@ const CASE_COLUMNS: &str = "c.id, c.kind, c.subject_id, c.enrollment_id, c.findi
 /// (association staff): review cases, oldest first. Status is `open` (default),
 /// `accepted`, `rejected` or `all`; outcome is `review` or `sample`; rule is a rule
 /// name such as `shared_device`.
-pub async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+pub async fn list(State(state): State<AppState>, _caller: Allowed<Staff>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     let status = query.status.unwrap_or_else(|| "open".to_string());
     if !matches!(status.as_str(), "open" | "accepted" | "rejected" | "all") {
         return Err(ApiError::invalid("review.status_invalid").field("status").arg("value", &status));

@@ -18,7 +18,8 @@ use domain::messages::{self, Locale};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::Allowed;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::AppState;
@@ -75,8 +76,7 @@ fn selection(state: &AppState, query: &StatisticsQuery) -> Result<Selection, Api
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn show(State(state): State<AppState>, caller: Caller, Query(query): Query<StatisticsQuery>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+pub(crate) async fn show(State(state): State<AppState>, _caller: Allowed<Staff>, Query(query): Query<StatisticsQuery>) -> Result<Json<Value>, ApiError> {
     let selection = selection(&state, &query)?;
     let (groups, total) = query::figures(&state, selection.grouping, selection.year).await?;
 
@@ -108,8 +108,7 @@ pub(crate) async fn show(State(state): State<AppState>, caller: Caller, Query(qu
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn export(State(state): State<AppState>, caller: Caller, Query(query): Query<StatisticsQuery>) -> Result<Response, ApiError> {
-    caller.require_staff()?;
+pub(crate) async fn export(State(state): State<AppState>, _caller: Allowed<Staff>, Query(query): Query<StatisticsQuery>) -> Result<Response, ApiError> {
     let selection = selection(&state, &query)?;
     let (groups, total) = query::figures(&state, selection.grouping, selection.year).await?;
 

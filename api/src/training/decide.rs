@@ -25,7 +25,8 @@ use workers::records::{self, EnrollmentRow, TRAINING_CREDIT_PREFIX};
 use workflows::runtime::EventIn;
 
 use super::events::{EventRow, event_json};
-use crate::auth::Caller;
+use crate::auth::allowed::Staff;
+use crate::auth::Allowed;
 use crate::db::Tx;
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -82,8 +83,7 @@ struct Attendee {
 
 /// `POST /api/training/events/{event_id}/decision {decision, reason}` (association
 /// staff): `approve`, `request_changes` or `reject` a submitted event.
-pub async fn decide(State(state): State<AppState>, caller: Caller, Path(event_id): Path<String>, Json(request): Json<DecisionRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require_staff()?;
+pub async fn decide(State(state): State<AppState>, caller: Allowed<Staff>, Path(event_id): Path<String>, Json(request): Json<DecisionRequest>) -> Result<Json<Value>, ApiError> {
     let decided_by = caller.account_id.clone().unwrap_or_default();
     let reason = request.reason.as_deref().map(str::trim).filter(|reason| !reason.is_empty()).map(str::to_string);
     let reason = reason.ok_or_else(|| ApiError::invalid("training.reason_required").field("reason"))?;

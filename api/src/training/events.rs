@@ -14,7 +14,8 @@ use workflows::runtime::instance::subject_key;
 
 use super::qualifications::require_qualified;
 use super::PIPELINE;
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::{UnitAdmins, UnitAdminsAndStaff};
+use crate::auth::{Allowed, Caller};
 use crate::db::new_id;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
@@ -158,8 +159,7 @@ fn check_form(state: &AppState, mut form: EventForm) -> Result<EventForm, ApiErr
 
 /// `POST /api/training/events {title, year, item_code, courses, starts_on, ends_on,
 /// location?, teachers}` (the admin of a qualified unit): creates a draft event. 201.
-pub async fn create(State(state): State<AppState>, caller: Caller, Json(form): Json<EventForm>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(&[Role::UnitAdmin])?;
+pub async fn create(State(state): State<AppState>, caller: Allowed<UnitAdmins>, Json(form): Json<EventForm>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let unit_id = caller.unit_id.clone().ok_or_else(|| ApiError::forbidden("auth.forbidden"))?;
     require_qualified(&state, &unit_id).await?;
     let form = check_form(&state, form)?;
@@ -190,7 +190,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, Json(form): J
 
 /// `PUT /api/training/events/{event_id}` with the same fields as creation (the unit's
 /// admin, while the event is a draft or changes were requested).
-pub async fn update(State(state): State<AppState>, caller: Caller, Path(event_id): Path<String>, Json(form): Json<EventForm>) -> Result<Json<Value>, ApiError> {
+pub async fn update(State(state): State<AppState>, caller: Allowed<UnitAdmins>, Path(event_id): Path<String>, Json(form): Json<EventForm>) -> Result<Json<Value>, ApiError> {
     let event = EventRow::load(&state.engine.db.pool, &event_id).await?;
     event.check_editable(&caller)?;
     let form = check_form(&state, form)?;
@@ -286,11 +286,10 @@ pub struct ListQuery {
 
 /// `GET /api/training/events?status=&unit_id=`: every unit's events for association
 /// staff (submitted ones by default, oldest first), and the unit's own for its admin.
-pub async fn list(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, caller: Allowed<UnitAdminsAndStaff>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     let (unit_filter, default_status) = if caller.role.is_staff() {
         (query.unit_id.clone(), Some("submitted".to_string()))
     } else {
-        caller.require(&[Role::UnitAdmin])?;
         let own = caller.unit_id.clone().ok_or_else(|| ApiError::forbidden("auth.forbidden"))?;
         (Some(own), None)
     };

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::QUALIFICATION;
-use crate::auth::{Caller, Role};
+use crate::auth::allowed::Admins;
+use crate::auth::{Allowed, Caller, Role};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::operator::find_unit;
@@ -24,8 +25,7 @@ pub struct GrantRequest {
 
 /// `POST /api/units/{unit_id}/qualifications {qualification, valid_until?}`
 /// (association admin): grants or renews a qualification.
-pub async fn grant(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Json(request): Json<GrantRequest>) -> Result<Json<Value>, ApiError> {
-    caller.require(&[Role::AssociationAdmin])?;
+pub async fn grant(State(state): State<AppState>, caller: Allowed<Admins>, Path(unit_id): Path<String>, Json(request): Json<GrantRequest>) -> Result<Json<Value>, ApiError> {
     if request.qualification != QUALIFICATION {
         return Err(ApiError::invalid("training.qualification_invalid").field("qualification").arg("value", &request.qualification));
     }

@@ -21,7 +21,8 @@ use workers::object_store::StoreError;
 
 use super::attendance;
 use super::events::EventRow;
-use crate::auth::Caller;
+use crate::auth::allowed::UnitAdmins;
+use crate::auth::{Allowed, Caller};
 use crate::db::new_id;
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -113,7 +114,7 @@ fn store_error(error: StoreError) -> ApiError {
 /// `POST /api/training/events/{event_id}/uploads {purpose, file_name, size, sha256,
 /// chunk_bytes?}` (the unit's admin): declares a file. 201 with the upload id, chunk
 /// size and chunk count.
-pub async fn start(State(state): State<AppState>, caller: Caller, Path(event_id): Path<String>, Json(request): Json<StartRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn start(State(state): State<AppState>, caller: Allowed<UnitAdmins>, Path(event_id): Path<String>, Json(request): Json<StartRequest>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let event = EventRow::load(&state.engine.db.pool, &event_id).await?;
     event.check_editable(&caller)?;
     let purpose = FilePurpose::parse(&request.purpose).ok_or_else(|| ApiError::invalid("upload.purpose_invalid").field("purpose").arg("value", &request.purpose))?;
@@ -157,7 +158,7 @@ pub async fn start(State(state): State<AppState>, caller: Caller, Path(event_id)
 /// `PUT /api/training/uploads/{upload_id}/chunks/{index}` with the chunk's bytes as the
 /// body and optionally `x-chunk-sha256` (the unit's admin). Sending a chunk again
 /// replaces it.
-pub async fn put_chunk(State(state): State<AppState>, caller: Caller, Path((upload_id, index)): Path<(String, u64)>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn put_chunk(State(state): State<AppState>, caller: Allowed<UnitAdmins>, Path((upload_id, index)): Path<(String, u64)>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
     let upload = UploadRow::load(&state, &upload_id).await?;
     upload.editable_event(&state, &caller).await?;
     if index >= upload.chunk_count() {

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Selection, authorized_unit, current_members};
-use crate::auth::Caller;
+use crate::auth::allowed::UnitAdminsAndStaff;
+use crate::auth::Allowed;
 use crate::enrollments::enroll_operator;
 use crate::error::{ApiError, current_locale, text};
 use crate::extract::Json;
@@ -42,7 +43,7 @@ pub(crate) struct BulkEnrollRequest {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn enroll(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Json(request): Json<BulkEnrollRequest>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn enroll(State(state): State<AppState>, caller: Allowed<UnitAdminsAndStaff>, Path(unit_id): Path<String>, Json(request): Json<BulkEnrollRequest>) -> Result<Json<Value>, ApiError> {
     authorized_unit(&state, &caller, &unit_id).await?;
     let ids = request.selection.distinct_ids()?;
     let members = current_members(&state, &unit_id, &ids).await?;

@@ -18,7 +18,8 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use super::authorized_unit;
-use crate::auth::Caller;
+use crate::auth::allowed::UnitAdminsAndStaff;
+use crate::auth::Allowed;
 use crate::card_pdf::{CARD_COLUMNS, public_base, render_card};
 use crate::error::ApiError;
 use crate::extract::Query;
@@ -53,7 +54,7 @@ pub(crate) struct CardsQuery {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn download(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(unit_id): Path<String>, Query(query): Query<CardsQuery>) -> Result<Response, ApiError> {
+pub(crate) async fn download(State(state): State<AppState>, headers: HeaderMap, caller: Allowed<UnitAdminsAndStaff>, Path(unit_id): Path<String>, Query(query): Query<CardsQuery>) -> Result<Response, ApiError> {
     authorized_unit(&state, &caller, &unit_id).await?;
     let year = query.year.unwrap_or(state.today().year());
 

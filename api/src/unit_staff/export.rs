@@ -10,7 +10,8 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use super::authorized_unit;
 use super::list::{StaffFilter, StaffQuery, StaffRow, load_rows};
-use crate::auth::Caller;
+use crate::auth::allowed::UnitAdminsAndStaff;
+use crate::auth::Allowed;
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::{AppState, beijing_text};
@@ -51,7 +52,7 @@ const HEADERS: [&str; 9] = [
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn export(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Query(query): Query<StaffQuery>) -> Result<Response, ApiError> {
+pub(crate) async fn export(State(state): State<AppState>, caller: Allowed<UnitAdminsAndStaff>, Path(unit_id): Path<String>, Query(query): Query<StaffQuery>) -> Result<Response, ApiError> {
     let unit = authorized_unit(&state, &caller, &unit_id).await?;
     let filter = StaffFilter::from_query(&state, &query)?;
     let rows = load_rows(&state, &unit_id, &filter, None).await?;

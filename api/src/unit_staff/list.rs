@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::{authorized_unit, placeholders};
-use crate::auth::Caller;
+use crate::auth::allowed::UnitAdminsAndStaff;
+use crate::auth::Allowed;
 use crate::error::{ApiError, text};
 use crate::extract::{Json, Query};
 use crate::workflow::ANNUAL_CE;
@@ -174,7 +175,7 @@ impl StaffRow {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Query(query): Query<StaffQuery>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(State(state): State<AppState>, caller: Allowed<UnitAdminsAndStaff>, Path(unit_id): Path<String>, Query(query): Query<StaffQuery>) -> Result<Json<Value>, ApiError> {
     let unit = authorized_unit(&state, &caller, &unit_id).await?;
     let filter = StaffFilter::from_query(&state, &query)?;
     let page = query.page.unwrap_or(1);

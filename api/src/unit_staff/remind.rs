@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use workflows::runtime::instance::subject_key;
 
 use super::{Selection, authorized_unit, current_members};
-use crate::auth::Caller;
+use crate::auth::allowed::UnitAdminsAndStaff;
+use crate::auth::Allowed;
 use crate::error::{ApiError, current_locale, text};
 use crate::extract::Json;
 use crate::AppState;
@@ -49,7 +50,7 @@ pub(crate) struct RemindRequest {
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn remind(State(state): State<AppState>, caller: Caller, Path(unit_id): Path<String>, Json(request): Json<RemindRequest>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn remind(State(state): State<AppState>, caller: Allowed<UnitAdminsAndStaff>, Path(unit_id): Path<String>, Json(request): Json<RemindRequest>) -> Result<Json<Value>, ApiError> {
     authorized_unit(&state, &caller, &unit_id).await?;
     let ids = request.selection.distinct_ids()?;
     let today = state.today();
