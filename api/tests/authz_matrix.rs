@@ -185,6 +185,14 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/site/footer", ALL, Open),
     row("GET", "/api/site/settings", ADMIN, Open),
     row("PUT", "/api/site/settings", ADMIN, Open),
+    // Mobile number changes.
+    row("POST", "/api/operator/mobile-change", OPERATOR, Open),
+    row("POST", "/api/operator/mobile-change/confirm", OPERATOR, Open),
+    row("POST", "/api/units/{unit_id}/operators/{operator_id}/mobile-change", &[Who::UnitAdmin], Subject),
+    row("POST", "/api/units/{unit_id}/operators/{operator_id}/mobile-change/confirm", &[Who::UnitAdmin], Subject),
+    row("GET", "/api/staff/operators", ADMIN, Open),
+    row("POST", "/api/staff/operators/{operator_id}/mobile-change", ADMIN, Open),
+    row("POST", "/api/staff/operators/{operator_id}/mobile-change/confirm", ADMIN, Open),
 ];
 
 /// Routes that joined the router together with the internal-training, web and metrics
@@ -572,6 +580,14 @@ fn sample_body(row: &Row, world: &World, who: Who) -> Payload {
         ("POST", "/api/site/notices") | ("PUT", "/api/site/notices/{notice_id}") => Payload::Json(json!({ "title": "通知", "body": "正文" })),
         ("POST", "/api/site/help") => Payload::Json(json!({ "slug": "matrix", "title": "帮助", "body": "正文" })),
         ("PUT", "/api/site/help/{slug}") => Payload::Json(json!({ "title": "帮助", "body": "正文" })),
+        ("POST", "/api/operator/mobile-change") => Payload::Json(json!({ "new_mobile": "13700000998" })),
+        ("POST", "/api/operator/mobile-change/confirm") => Payload::Json(json!({ "request_id": "no-such-request", "new_code": "000000", "old_code": "000000" })),
+        ("POST", "/api/units/{unit_id}/operators/{operator_id}/mobile-change" | "/api/staff/operators/{operator_id}/mobile-change") => {
+            Payload::Json(json!({ "new_mobile": "13700000998", "reason": "原号码已停用" }))
+        }
+        ("POST", "/api/units/{unit_id}/operators/{operator_id}/mobile-change/confirm" | "/api/staff/operators/{operator_id}/mobile-change/confirm") => {
+            Payload::Json(json!({ "request_id": "no-such-request", "new_code": "000000" }))
+        }
         ("GET", _) => Payload::Empty,
         _ => Payload::Json(json!({})),
     }
