@@ -82,7 +82,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 #[test]
 fn pipeline_diagrams_in_docs_are_current() {
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/pipelines.md")).unwrap();
-    for id in ["registration", "annual_ce", "reconciliation", "unit_digest", "unit_reminder", "internal_training"] {
+    for id in ["registration", "annual_ce", "reconciliation", "unit_digest", "unit_reminder", "internal_training", "mobile_change"] {
         let output = Command::new(env!("CARGO_BIN_EXE_certflow")).args(["definitions", "diagram", id, "--dir", SHIPPED]).output().unwrap();
         assert!(output.status.success());
         let diagram = String::from_utf8(output.stdout).unwrap();

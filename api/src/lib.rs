@@ -32,6 +32,7 @@ pub mod institution_registry;
 pub mod institutions;
 pub mod mask;
 pub mod metrics;
+pub mod mobile_change;
 pub mod notices;
 pub mod operator;
 pub mod openapi;
@@ -168,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reviews::router())
         .merge(archives::router())
         .merge(unit_change::router())
+        .merge(mobile_change::router())
         .merge(unit_staff::router())
         .merge(unit_join::router())
         .merge(unit_admin::router())

@@ -218,6 +218,14 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/site/footer", ALL, Open),
     row("GET", "/api/site/settings", ADMIN, Open),
     row("PUT", "/api/site/settings", ADMIN, Open),
+    // Mobile number changes.
+    row("POST", "/api/operator/mobile-change", OPERATOR, Open),
+    row("POST", "/api/operator/mobile-change/confirm", OPERATOR, Open),
+    row("POST", "/api/units/{unit_id}/operators/{operator_id}/mobile-change", &[Who::UnitAdmin], Subject),
+    row("POST", "/api/units/{unit_id}/operators/{operator_id}/mobile-change/confirm", &[Who::UnitAdmin], Subject),
+    row("GET", "/api/staff/operators", ADMIN, Open),
+    row("POST", "/api/staff/operators/{operator_id}/mobile-change", ADMIN, Open),
+    row("POST", "/api/staff/operators/{operator_id}/mobile-change/confirm", ADMIN, Open),
 ];
 
 /// Returns every `(METHOD, path)` that the `.route(…)` calls under `api/src` register.
@@ -660,6 +668,14 @@ fn sample_body(row: &Row, world: &World, who: Who) -> Payload {
         ("POST", "/api/site/notices") | ("PUT", "/api/site/notices/{notice_id}") => Payload::Json(json!({ "title": "通知", "body": "正文" })),
         ("POST", "/api/site/help") => Payload::Json(json!({ "slug": "matrix", "title": "帮助", "body": "正文" })),
         ("PUT", "/api/site/help/{slug}") => Payload::Json(json!({ "title": "帮助", "body": "正文" })),
+        ("POST", "/api/operator/mobile-change") => Payload::Json(json!({ "new_mobile": "13700000998" })),
+        ("POST", "/api/operator/mobile-change/confirm") => Payload::Json(json!({ "request_id": "no-such-request", "new_code": "000000", "old_code": "000000" })),
+        ("POST", "/api/units/{unit_id}/operators/{operator_id}/mobile-change" | "/api/staff/operators/{operator_id}/mobile-change") => {
+            Payload::Json(json!({ "new_mobile": "13700000998", "reason": "原号码已停用" }))
+        }
+        ("POST", "/api/units/{unit_id}/operators/{operator_id}/mobile-change/confirm" | "/api/staff/operators/{operator_id}/mobile-change/confirm") => {
+            Payload::Json(json!({ "request_id": "no-such-request", "new_code": "000000" }))
+        }
         ("POST", "/api/units/{unit_id}/qualifications") => Payload::Json(json!({ "qualification": "internal_training", "valid_until": "2026-12-31" })),
         ("POST", "/api/training/events") | ("PUT", "/api/training/events/{event_id}") => Payload::Json(event_form(&world.training_course)),
         ("POST", "/api/training/events/{event_id}/decision") => Payload::Json(json!({ "decision": "approve", "reason": "x" })),

@@ -67,6 +67,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("training.yaml", include_str!("../../definitions/messages/training.yaml")),
     ("site.yaml", include_str!("../../definitions/messages/site.yaml")),
     ("unit_staff.yaml", include_str!("../../definitions/messages/unit_staff.yaml")),
+    ("mobile_change.yaml", include_str!("../../definitions/messages/mobile_change.yaml")),
 ];
 
 /// All message texts by code.

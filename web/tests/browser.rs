@@ -1,8 +1,9 @@
 //! The operator's main path in headless Chromium, against the site served on a
 //! loopback port: login by SMS code, registration, info completion with unit search,
 //! enrollment, hand-off, an exam with autosave, resume after reload and submission,
-//! and the credits page. Screenshots at phone (360 px) and desktop widths are written
-//! to `docs/screenshots/` by the SQLite run, where the user guide shows them.
+//! the credits page, and a change of the mobile number. Screenshots at phone (360 px)
+//! and desktop widths are written to `docs/screenshots/` by the SQLite run, where the
+//! user guide shows them.
 
 #[path = "../../api/tests/common/mod.rs"]
 mod common;
@@ -151,6 +152,22 @@ both_backends!(operator_main_path, |db: Db| async move {
     client.goto(&format!("{base}/credits?year=2026")).await.unwrap();
     wait_for_text(&client, "已获学分").await;
     screenshots(&client, "operator-credits", save).await;
+
+    // A new mobile number, confirmed with the code to each number; the login code to the
+    // old number was sent more than a minute before.
+    app.clock.advance(chrono::Duration::seconds(61));
+    client.goto(&format!("{base}/home")).await.unwrap();
+    click(&client, "#change-mobile").await;
+    wait_for_text(&client, "当前号码 138****8000").await;
+    fill(&client, "new_mobile", "13900139000").await;
+    click(&client, "#send-codes").await;
+    wait_for_text(&client, "验证码已发送至新号码").await;
+    fill(&client, "new_code", &app.latest_code("13900139000").await).await;
+    fill(&client, "old_code", &app.latest_code("13800138000").await).await;
+    click(&client, "#confirm-mobile").await;
+    client.wait().for_element(Locator::Id("mobile-changed")).await.unwrap();
+    wait_for_text(&client, "139****9000").await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM operators WHERE mobile = $1", "13900139000").await, 1);
 
     browser.close().await;
 });

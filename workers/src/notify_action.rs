@@ -168,7 +168,7 @@ async fn template_data(services: &Services, entry: &OutboxEntry, operator: Optio
 
     // Fields a scheduled event or a unit-level instance carries: the event payload
     // first, then the instance context.
-    for field in ["certificate_no", "expires_on", "apply_by", "behind_count", "behind_list", "title", "decision"] {
+    for field in ["certificate_no", "expires_on", "apply_by", "behind_count", "behind_list", "title", "decision", "new_mobile_masked"] {
         if let Some(value) = payload.get(field).or_else(|| context.get(field)) {
             data[field] = value.clone();
         }

@@ -61,6 +61,7 @@ fn sample_value(field: &str) -> Value {
         "behind_list" => json!("欧阳明华 工业锅炉司炉 12/20"),
         "title" => json!("2026年第一期电梯安全内部培训"),
         "decision" => json!("退回修改"),
+        "new_mobile_masked" => json!("139****9002"),
         other => panic!("no sample value for field {other}; add one to sample_value"),
     }
 }
@@ -107,7 +108,7 @@ mod notify_templates {
         let loaded = Templates::load_dir(shipped_dir()).expect("load template directory");
 
         let files = shipped_file_names();
-        assert_eq!(files.len(), 68, "shipped files: {files:?}");
+        assert_eq!(files.len(), 74, "shipped files: {files:?}");
         for (channel, name, locale) in &files {
             assert!(
                 embedded.has(*channel, name, locale),

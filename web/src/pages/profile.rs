@@ -1,10 +1,11 @@
-//! Registration (name and ID number) and info completion (employer unit, found by
-//! name or credit code, and the items of the certificates held).
+//! Registration (name and ID number), info completion (employer unit, found by name
+//! or credit code, and the items of the certificates held), and the change of the
+//! operator's mobile number (更换手机号) with a code to each number.
 
 use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,6 +18,8 @@ pub fn router() -> Router<WebState> {
     Router::new()
         .route("/register", get(show_register).post(register))
         .route("/info", get(show_info).post(complete_info))
+        .route("/profile/mobile", get(show_mobile).post(request_mobile_change))
+        .route("/profile/mobile/confirm", post(confirm_mobile_change))
 }
 
 #[derive(Deserialize, Default)]
@@ -138,4 +141,114 @@ async fn complete_info(context: PageContext, Form(form): Form<InfoForm>) -> Resp
             info_page(&context, token, &form.q, &form.unit_uscc, &form.item_code, StatusCode::BAD_REQUEST, &errors).await
         }
     }
+}
+
+/// The state of the mobile change form: the new number typed, and after the codes were
+/// sent, the request they belong to and the text saying where they went.
+#[derive(Default)]
+struct MobileStep<'a> {
+    new_mobile: &'a str,
+    request_id: &'a str,
+    sent: Value,
+    done: Value,
+}
+
+/// Renders the mobile change page; the current number comes from `/api/operator/me`.
+async fn mobile_page(context: &PageContext, token: &str, step: MobileStep<'_>, status: StatusCode, errors: &FormErrors) -> Response {
+    let me = match context.state.backend.get("/api/operator/me", Some(token), context.locale).await {
+        Ok(me) => me,
+        Err(problem) => return context.fail(problem),
+    };
+    let data = json!({
+        "title": "web.mobile_change.title",
+        "current_mobile": api::mask::mobile(me["mobile"].as_str().unwrap_or_default()),
+        "new_mobile": step.new_mobile,
+        "request_id": step.request_id,
+        "sent": step.sent,
+        "done": step.done,
+        "errors": errors.to_json(),
+    });
+    context.render_status(status, "profile_mobile", data)
+}
+
+/// `GET /profile/mobile`: the form for a new number.
+async fn show_mobile(context: PageContext) -> Response {
+    let token = match context.operator_session() {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    mobile_page(&context, token, MobileStep::default(), StatusCode::OK, &FormErrors::default()).await
+}
+
+#[derive(Deserialize)]
+struct MobileForm {
+    #[serde(default)]
+    new_mobile: String,
+}
+
+/// `POST /profile/mobile {new_mobile}`: texts the two codes and shows the code form.
+async fn request_mobile_change(context: PageContext, Form(form): Form<MobileForm>) -> Response {
+    let token = match context.operator_session() {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let body = json!({ "new_mobile": form.new_mobile });
+    match context.state.backend.post("/api/operator/mobile-change", Some(token), context.locale, body).await {
+        Ok(reply) => {
+            let request_id = reply["request_id"].as_str().unwrap_or_default();
+            let sent = json!({ "new_mobile": reply["new_mobile_masked"], "old_mobile": reply["old_mobile_masked"] });
+            let step = MobileStep { new_mobile: &form.new_mobile, request_id, sent, ..MobileStep::default() };
+            mobile_page(&context, token, step, StatusCode::OK, &FormErrors::default()).await
+        }
+        Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
+        Err(problem) => {
+            let errors = FormErrors::from_problem(&problem, &["new_mobile"]);
+            let step = MobileStep { new_mobile: &form.new_mobile, ..MobileStep::default() };
+            mobile_page(&context, token, step, StatusCode::BAD_REQUEST, &errors).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct MobileConfirmForm {
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    new_mobile: String,
+    #[serde(default)]
+    new_code: String,
+    #[serde(default)]
+    old_code: String,
+}
+
+/// `POST /profile/mobile/confirm {request_id, new_code, old_code}`: changes the number.
+async fn confirm_mobile_change(context: PageContext, Form(form): Form<MobileConfirmForm>) -> Response {
+    let token = match context.operator_session() {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let body = json!({ "request_id": form.request_id, "new_code": form.new_code, "old_code": form.old_code });
+    match context.state.backend.post("/api/operator/mobile-change/confirm", Some(token), context.locale, body).await {
+        Ok(reply) => {
+            let step = MobileStep { done: reply["new_mobile_masked"].clone(), ..MobileStep::default() };
+            mobile_page(&context, token, step, StatusCode::OK, &FormErrors::default()).await
+        }
+        Err(problem) if problem.status == StatusCode::UNAUTHORIZED => context.fail(problem),
+        Err(problem) => {
+            let errors = FormErrors::from_problem(&problem, &["new_code", "old_code"]);
+            // A wrong code keeps the code form; an expired or replaced request starts over.
+            let keep = errors_keep_request(&problem.code);
+            let request_id = if keep { form.request_id.as_str() } else { "" };
+            let sent = if keep { json!({ "again": true }) } else { Value::Null };
+            let step = MobileStep { new_mobile: &form.new_mobile, request_id, sent, ..MobileStep::default() };
+            mobile_page(&context, token, step, StatusCode::BAD_REQUEST, &errors).await
+        }
+    }
+}
+
+/// Returns whether the code form stays after error `code`: a wrong or missing code can
+/// be typed again, while a void code or an expired, replaced or finished request needs a
+/// new request.
+fn errors_keep_request(code: &str) -> bool {
+    matches!(code, "login.code_wrong" | "mobile_change.old_code_required")
 }

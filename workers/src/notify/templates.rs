@@ -103,6 +103,12 @@ const SHIPPED_FILES: &[(&str, &str)] = shipped_templates![
     "sms/unit_reminder.en.hbs",
     "email/unit_reminder.zh-CN.hbs",
     "email/unit_reminder.en.hbs",
+    "sms/mobile_change_code.zh-CN.hbs",
+    "sms/mobile_change_code.en.hbs",
+    "sms/mobile_change_confirm.zh-CN.hbs",
+    "sms/mobile_change_confirm.en.hbs",
+    "sms/mobile_changed.zh-CN.hbs",
+    "sms/mobile_changed.en.hbs",
 ];
 
 const SHIPPED_FIELDS: &str = include_str!("../../../definitions/templates/fields.yaml");

@@ -20,6 +20,10 @@ pub enum EngineError {
     OutboxNotFound(String),
     #[error("incident {0} not found or already resolved")]
     IncidentNotFound(String),
+    #[error("an instance already exists for subject {0}")]
+    SubjectTaken(String),
+    #[error("subject part {0} does not match the instance's subject")]
+    SubjectMismatch(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("stored JSON is invalid: {0}")]
@@ -37,6 +41,8 @@ impl EngineError {
             EngineError::Contention(_) => "contention",
             EngineError::OutboxNotFound(_) => "outbox_not_found",
             EngineError::IncidentNotFound(_) => "incident_not_found",
+            EngineError::SubjectTaken(_) => "subject_taken",
+            EngineError::SubjectMismatch(_) => "subject_mismatch",
             EngineError::Database(_) => "database",
             EngineError::Json(_) => "invalid_json",
         }

@@ -11,6 +11,7 @@ pub mod migration;
 pub mod outbox;
 pub mod pause;
 pub mod registry;
+pub mod rekey;
 pub mod timers;
 mod transition;
 
@@ -21,6 +22,7 @@ use tokio::sync::Notify;
 pub use error::EngineError;
 pub use instance::{EventIn, EventOutcome, Instance};
 pub use registry::Registry;
+pub use rekey::Rekey;
 
 use crate::clock::SharedClock;
 use crate::db::Db;

@@ -12,7 +12,7 @@ use crate::WebState;
 
 /// Staff sections besides the queues, as (path, catalogue code of the link text).
 /// Their pages are built in their own modules.
-const SECTIONS: [(&str, &str); 8] = [
+const SECTIONS: [(&str, &str); 9] = [
     ("/staff/statistics", "web.staff.section.statistics"),
     ("/staff/notices", "web.staff.section.notices"),
     ("/staff/help", "web.staff.section.help"),
@@ -21,6 +21,7 @@ const SECTIONS: [(&str, &str); 8] = [
     ("/staff/incidents", "web.staff.section.incidents"),
     ("/staff/sync", "web.staff.section.sync"),
     ("/staff/definitions", "web.staff.section.definitions"),
+    ("/staff/operators", "web.staff_operators.menu"),
 ];
 
 pub fn router() -> Router<WebState> {

@@ -21,6 +21,7 @@ pub mod definitions;
 pub mod incidents;
 pub mod institutions;
 pub mod migrations;
+pub mod operators;
 pub mod ops_common;
 pub mod sync;
 
@@ -54,6 +55,7 @@ pub fn router() -> Router<WebState> {
         .merge(definitions::router())
         .merge(definition_edit::router())
         .merge(migrations::router())
+        .merge(operators::router())
 }
 
 /// Returns the session token of a staff visitor, or the redirect for anyone else.

@@ -1,6 +1,7 @@
 //! One operator's records for the unit admin at `/unit/staff/{operator_id}`: the
 //! periods at the unit, the year's credits and cards while the operator belongs to the
-//! unit, the study sessions of the unit's periods, and the release with a reason.
+//! unit, the study sessions of the unit's periods, the release with a reason, and the
+//! change of a lost mobile number (代为更换手机号) confirmed by a code to the new number.
 
 use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
@@ -20,6 +21,8 @@ pub fn router() -> Router<WebState> {
     Router::new()
         .route("/unit/staff/{operator_id}", get(show))
         .route("/unit/staff/{operator_id}/release", post(release))
+        .route("/unit/staff/{operator_id}/mobile", post(request_mobile_change))
+        .route("/unit/staff/{operator_id}/mobile/confirm", post(confirm_mobile_change))
 }
 
 #[derive(Deserialize, Default)]
@@ -34,12 +37,23 @@ async fn show(context: PageContext, Path(operator_id): Path<String>, Query(query
         Err(response) => return response,
     };
     let year = query.year.unwrap_or_else(|| context.state.app.today().year());
-    staff_page(&context, token, &unit, &operator_id, year, "", StatusCode::OK, &FormErrors::default()).await
+    staff_page(&context, token, &unit, &operator_id, year, "", StatusCode::OK, &FormErrors::default(), Value::Null).await
 }
 
-/// Renders the operator's records with the release form's `reason` and `errors`.
+/// Renders the operator's records with the release form's `reason` and `errors`, and
+/// the mobile change form's state `mobile` (see [`mobile_form`]).
 #[allow(clippy::too_many_arguments)]
-async fn staff_page(context: &PageContext, token: &str, unit: &Value, operator_id: &str, year: i32, reason: &str, status: StatusCode, errors: &FormErrors) -> Response {
+async fn staff_page(
+    context: &PageContext,
+    token: &str,
+    unit: &Value,
+    operator_id: &str,
+    year: i32,
+    reason: &str,
+    status: StatusCode,
+    errors: &FormErrors,
+    mobile: Value,
+) -> Response {
     let unit_id = unit["id"].as_str().unwrap_or_default();
     let path = format!("/api/units/{unit_id}/operators/{operator_id}/records?year={year}");
     let mut records = match context.state.backend.get(&path, Some(token), context.locale).await {
@@ -73,6 +87,8 @@ async fn staff_page(context: &PageContext, token: &str, unit: &Value, operator_i
         "unit_name": unit["name"],
         "reason": reason,
         "errors": errors.to_json(),
+        "mobile": mobile,
+        "mobile_action": format!("/unit/staff/{operator_id}/mobile"),
     });
     context.render_status(status, "unit_operator", data)
 }
@@ -102,7 +118,7 @@ async fn release(context: PageContext, Path(operator_id): Path<String>, Form(for
             field: Some("confirm".into()),
         };
         let errors = FormErrors::from_problem(&problem, &["reason", "confirm"]);
-        return staff_page(&context, token, &unit, &operator_id, year, &form.reason, StatusCode::BAD_REQUEST, &errors).await;
+        return staff_page(&context, token, &unit, &operator_id, year, &form.reason, StatusCode::BAD_REQUEST, &errors, Value::Null).await;
     }
     let path = format!("/api/units/{}/operators/{operator_id}/release", unit["id"].as_str().unwrap_or_default());
     match context.state.backend.post(&path, Some(token), context.locale, json!({ "reason": form.reason })).await {
@@ -110,7 +126,76 @@ async fn release(context: PageContext, Path(operator_id): Path<String>, Form(for
         Err(problem) if problem.status == StatusCode::UNAUTHORIZED || problem.status == StatusCode::NOT_FOUND => context.fail(problem),
         Err(problem) => {
             let errors = FormErrors::from_problem(&problem, &["reason", "confirm"]);
-            staff_page(&context, token, &unit, &operator_id, year, &form.reason, StatusCode::BAD_REQUEST, &errors).await
+            staff_page(&context, token, &unit, &operator_id, year, &form.reason, StatusCode::BAD_REQUEST, &errors, Value::Null).await
         }
     }
+}
+
+/// Describes the mobile change form for the template: the typed `new_mobile` and
+/// `reason`, the open `request_id` once a code was sent, the text saying where it went
+/// (`sent`), the new masked number once changed (`done`), and the form's errors.
+pub fn mobile_form(new_mobile: &str, reason: &str, request_id: &str, sent: Value, done: Value, errors: &FormErrors) -> Value {
+    json!({ "new_mobile": new_mobile, "reason": reason, "request_id": request_id, "sent": sent, "done": done, "errors": errors.to_json() })
+}
+
+#[derive(Deserialize)]
+struct MobileForm {
+    #[serde(default)]
+    new_mobile: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /unit/staff/{operator_id}/mobile {new_mobile, reason}`: texts a code to the
+/// new number and shows the code form.
+async fn request_mobile_change(context: PageContext, Path(operator_id): Path<String>, Form(form): Form<MobileForm>) -> Response {
+    let (token, unit) = match unit_session(&context).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let year = context.state.app.today().year();
+    let path = format!("/api/units/{}/operators/{operator_id}/mobile-change", unit["id"].as_str().unwrap_or_default());
+    let body = json!({ "new_mobile": form.new_mobile, "reason": form.reason });
+    let (status, mobile) = match context.state.backend.post(&path, Some(token), context.locale, body).await {
+        Ok(reply) => {
+            let request_id = reply["request_id"].as_str().unwrap_or_default();
+            (StatusCode::OK, mobile_form(&form.new_mobile, &form.reason, request_id, reply["new_mobile_masked"].clone(), Value::Null, &FormErrors::default()))
+        }
+        Err(problem) if problem.status == StatusCode::UNAUTHORIZED || problem.status == StatusCode::NOT_FOUND => return context.fail(problem),
+        Err(problem) => {
+            let errors = FormErrors::from_problem(&problem, &["new_mobile", "reason"]);
+            (StatusCode::BAD_REQUEST, mobile_form(&form.new_mobile, &form.reason, "", Value::Null, Value::Null, &errors))
+        }
+    };
+    staff_page(&context, token, &unit, &operator_id, year, "", status, &FormErrors::default(), mobile).await
+}
+
+#[derive(Deserialize)]
+struct MobileConfirmForm {
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    new_code: String,
+}
+
+/// `POST /unit/staff/{operator_id}/mobile/confirm {request_id, new_code}`: changes the
+/// number with the code the operator read out.
+async fn confirm_mobile_change(context: PageContext, Path(operator_id): Path<String>, Form(form): Form<MobileConfirmForm>) -> Response {
+    let (token, unit) = match unit_session(&context).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let year = context.state.app.today().year();
+    let path = format!("/api/units/{}/operators/{operator_id}/mobile-change/confirm", unit["id"].as_str().unwrap_or_default());
+    let body = json!({ "request_id": form.request_id, "new_code": form.new_code });
+    let (status, mobile) = match context.state.backend.post(&path, Some(token), context.locale, body).await {
+        Ok(reply) => (StatusCode::OK, mobile_form("", "", "", Value::Null, reply["new_mobile_masked"].clone(), &FormErrors::default())),
+        Err(problem) if problem.status == StatusCode::UNAUTHORIZED => return context.fail(problem),
+        Err(problem) => {
+            let errors = FormErrors::from_problem(&problem, &["new_code"]);
+            let request_id = if problem.code == "login.code_wrong" { form.request_id.as_str() } else { "" };
+            (StatusCode::BAD_REQUEST, mobile_form("", "", request_id, Value::Null, Value::Null, &errors))
+        }
+    };
+    staff_page(&context, token, &unit, &operator_id, year, "", status, &FormErrors::default(), mobile).await
 }
