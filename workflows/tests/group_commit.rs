@@ -1,5 +1,5 @@
-//! Group commit, on SQLite and on PostgreSQL: events sent together share
-//! transactions, yet each caller gets its own outcome or error.
+//! Events sent together: on SQLite they share the committer's transactions, on
+//! PostgreSQL each has its own, and on both each caller gets its own outcome or error.
 
 mod common;
 

@@ -1,10 +1,10 @@
-//! Group commit of events.
+//! Group commit of events on SQLite.
 //!
 //! Every event goes to one committer task per engine. The committer takes everything
 //! queued while its previous commit ran (at most [`MAX_BATCH`] events), applies each
-//! event in a savepoint of one write transaction and commits once. On SQLite a batch
-//! therefore costs one WAL fsync, and the engine's senders do not wait for each other
-//! in SQLite's busy handler. An event that fails is rolled back to its savepoint and
+//! event in a savepoint of one write transaction and commits once. A batch therefore
+//! costs one WAL fsync, and the engine's senders do not wait for each other in
+//! SQLite's busy handler. On PostgreSQL each event keeps a transaction of its own. An event that fails is rolled back to its savepoint and
 //! its caller gets its own error, while the rest of its batch commits. A caller gets
 //! its outcome only after the commit that contains its event.
 
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::instance::{EventIn, EventOutcome};
 use super::{Engine, EngineError};
-use crate::db::is_unique_violation;
+use crate::db::{Backend, is_unique_violation};
 
 /// Maximum events in one transaction. It bounds how long the write lock is held and
 /// how long the first caller of a batch waits for the last event to be applied.
@@ -65,8 +65,9 @@ struct SavepointResult {
 }
 
 impl Engine {
-    /// Applies `event` to `instance_id` through the committer and returns its outcome
-    /// once the transaction that contains it has committed.
+    /// Applies `event` to `instance_id` and returns its outcome once the transaction
+    /// that contains it has committed: through the committer on SQLite, in a
+    /// transaction of its own on PostgreSQL or after [`Engine::close_commits`].
     pub(crate) async fn apply(
         &self,
         instance_id: &str,
@@ -83,10 +84,15 @@ impl Engine {
             received: Instant::now(),
             reply,
         };
-        let Some(queue) = self.committer_queue() else {
-            // After close_commits the caller applies its event in a transaction of its own.
-            self.commit_batch(vec![submission]).await;
-            return answer.await.unwrap_or_else(|_| Err(not_committed(&event.id, "the event's transaction ended without an outcome")));
+        // PostgreSQL already merges the WAL flushes of concurrent commits, and one
+        // committer connection there serialized every statement's round trip: it
+        // measured slower than a transaction per event (docs/benchmarks.md).
+        let queue = match self.db.backend {
+            Backend::Sqlite => self.committer_queue(),
+            Backend::Postgres => None,
+        };
+        let Some(queue) = queue else {
+            return self.apply_alone(submission).await;
         };
         if queue.send(submission).await.is_err() {
             return Err(not_committed(&event.id, "the committer stopped before taking the event"));
@@ -94,9 +100,35 @@ impl Engine {
         answer.await.unwrap_or_else(|_| Err(not_committed(&event.id, "the committer stopped before answering")))
     }
 
+    /// Applies one event in a transaction of its own, retrying a lost optimistic race or
+    /// a concurrent duplicate in a new transaction.
+    async fn apply_alone(&self, submission: Submission) -> Result<EventOutcome, EngineError> {
+        let mut definition_id = String::new();
+        for attempt in 1..=MAX_OPTIMISTIC_ATTEMPTS {
+            let mut tx = self.db.begin_write().await?;
+            match self.apply_guarded(&mut tx, &submission, &mut definition_id).await {
+                Ok(Some(outcome)) => {
+                    tx.commit().await?;
+                    if matches!(outcome, EventOutcome::Applied { .. }) {
+                        crate::metrics::record_transition(&definition_id, submission.received.elapsed());
+                        self.work_ready.notify_waiters();
+                    }
+                    return Ok(outcome);
+                }
+                Ok(None) => tracing::debug!(instance = %submission.instance_id, event = %submission.event.name, attempt, "optimistic lock lost; retrying"),
+                Err(EngineError::Database(error)) if is_unique_violation(&error) => {
+                    tracing::debug!(instance = %submission.instance_id, event = %submission.event.name, attempt, "event recorded concurrently; retrying")
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(EngineError::Contention(submission.instance_id.clone()))
+    }
+
     /// Closes the committer's queue and waits until every event queued before has been
-    /// committed and its outcome sent to its caller. Events sent afterwards are applied one transaction each
-    /// by their callers. Call it at shutdown, before closing the pool.
+    /// committed and its outcome sent to its caller. Events sent afterwards are applied
+    /// one transaction each by their callers. Call it at shutdown, before closing the
+    /// pool.
     pub async fn close_commits(&self) {
         let committer = {
             let mut state = self.commits.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -214,22 +246,7 @@ impl Engine {
         let mut definition_id = String::new();
         for attempt in 1..=MAX_OPTIMISTIC_ATTEMPTS {
             let mut savepoint = conn.begin().await?;
-            let run = self.apply_in(
-                &mut savepoint,
-                &submission.instance_id,
-                &submission.event,
-                submission.timer_id.as_deref(),
-                submission.from_inbox,
-                &mut definition_id,
-            );
-            let result = match AssertUnwindSafe(run).catch_unwind().await {
-                Ok(result) => result,
-                Err(panic) => {
-                    let message = panic_message(&panic);
-                    tracing::error!(instance = %submission.instance_id, event_id = %submission.event.id, panic = %message, "applying the event panicked; its savepoint is rolled back");
-                    Err(not_committed(&submission.event.id, &format!("applying it panicked: {message}")))
-                }
-            };
+            let result = self.apply_guarded(&mut savepoint, submission, &mut definition_id).await;
             match result {
                 Ok(Some(outcome)) => {
                     savepoint.commit().await?;
@@ -254,6 +271,22 @@ impl Engine {
             }
         }
         Ok(SavepointResult { result: Err(EngineError::Contention(submission.instance_id.clone())), definition_id })
+    }
+}
+
+impl Engine {
+    /// Runs [`Engine::apply_in`] on `conn` and turns a panic into the event's own error,
+    /// so that one faulty event cannot stop the committer or its batch.
+    async fn apply_guarded(&self, conn: &mut AnyConnection, submission: &Submission, definition_id: &mut String) -> Result<Option<EventOutcome>, EngineError> {
+        let run = self.apply_in(conn, &submission.instance_id, &submission.event, submission.timer_id.as_deref(), submission.from_inbox, definition_id);
+        match AssertUnwindSafe(run).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => {
+                let message = panic_message(&panic);
+                tracing::error!(instance = %submission.instance_id, event_id = %submission.event.id, panic = %message, "applying the event panicked; it is rolled back");
+                Err(not_committed(&submission.event.id, &format!("applying it panicked: {message}")))
+            }
+        }
     }
 }
 
