@@ -45,6 +45,8 @@ pub async fn serve(listen: SocketAddr, role: Role) -> anyhow::Result<ExitCode> {
         shutdown_signal().await;
     }
     workers.stop().await;
+    // Commits every event still queued for the committer before the process exits.
+    platform.engine.close_commits().await;
     Ok(ExitCode::SUCCESS)
 }
 

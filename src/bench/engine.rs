@@ -121,6 +121,7 @@ async fn measure_backend(backend: Backend, url: &str, budget: Duration, options:
         figures.extend(growth_figures(&bed, backend, budget, options, transitions.per_second).await?);
     }
     // Closed here, so that dropping the database does not have to end live sessions.
+    bed.engine.close_commits().await;
     bed.engine.db.pool.close().await;
     bed.queues.close().await;
     if options.year_operators > 0 {

@@ -2,8 +2,9 @@
 //!
 //! The dispatcher wakes when a transition commits in this process (the engine's
 //! `work_ready`), when another process notifies new work (`remote_work`, PostgreSQL
-//! only), or every `poll` interval, whichever comes first. Claiming an entry is a conditional update, so
-//! several dispatchers in several processes never hand out one attempt twice.
+//! only), or every `poll` interval, whichever comes first. Claiming an entry or a timer is
+//! a conditional update, so several dispatchers in several processes never hand out
+//! one attempt or one due timer twice while its lease runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,8 +60,9 @@ pub async fn dispatch_once(services: &Services, queues: &JobQueues) -> Result<us
         handed += 1;
     }
 
-    for timer in engine.due_timers(BATCH).await.map_err(|e| e.to_string())? {
-        queues.push_timer(TimerJob { timer_id: timer.id }).await?;
+    for timer in engine.claim_due_timers(BATCH).await.map_err(|e| e.to_string())? {
+        let key = timer.job_key();
+        queues.push_timer(TimerJob { timer_id: timer.id, key }).await?;
         handed += 1;
     }
     Ok(handed)

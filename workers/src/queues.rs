@@ -30,6 +30,10 @@ pub struct ActionJob {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TimerJob {
     pub timer_id: String,
+    /// The job's idempotency key, from [`workflows::runtime::timers::DueTimer::job_key`].
+    /// Jobs queued before the key was stored in the job decode with an empty one.
+    #[serde(default)]
+    pub key: String,
 }
 
 /// The named queues. Names are fixed strings so that renaming a Rust type never
@@ -108,12 +112,12 @@ impl JobQueues {
         ignore_duplicate(result)
     }
 
-    /// Pushes a timer job. The key is the timer id and the current wall-clock minute: a
-    /// timer seen due on every pass is queued once a minute at most, and a timer whose
-    /// job failed is queued again the next minute. Firing is idempotent in the engine.
+    /// Pushes a timer job; a job with the same key already queued is left alone. The key
+    /// is [`workflows::runtime::timers::DueTimer::job_key`], made of the timer id and its
+    /// claim time, so a timer claimed again after its lease is queued anew. Firing is
+    /// idempotent in the engine.
     pub async fn push_timer(&self, job: TimerJob) -> Result<(), String> {
-        let minute = chrono::Utc::now().timestamp() / 60;
-        let key = format!("timer:{}:{minute}", job.timer_id);
+        let key = job.key.clone();
         let task = TaskBuilder::new(job).idempotency_key(key).max_attempts(1).build();
         let result = match self {
             JobQueues::Sqlite(pool) => {

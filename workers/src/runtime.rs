@@ -209,7 +209,8 @@ pub fn postgres_config(queue: &str) -> apalis_postgres::Config {
     apalis_postgres::Config::default().queue(queue).heartbeat_interval(HEARTBEAT).missed_heartbeats(MISSED_HEARTBEATS)
 }
 
-/// Fires one due timer. Errors leave the timer pending; the dispatcher queues it again.
+/// Fires one due timer. Errors leave the timer pending, and the dispatcher queues it
+/// again once its claim's lease expires.
 async fn run_timer_job(job: TimerJob, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
     let started = std::time::Instant::now();
     match services.engine.fire_timer(&job.timer_id).await {

@@ -1,27 +1,18 @@
 //! Engine behaviour on real databases: every test runs on SQLite and on PostgreSQL.
 
-use std::sync::Arc;
+mod common;
 
 use chrono::{TimeZone, Utc};
 use sqlx::Row;
 use workflows::both_backends;
 use workflows::db::Db;
-use workflows::definition::set::DefinitionSet;
-use workflows::definition::validate::AnyEnvironment;
 use workflows::runtime::{Engine, EventIn, EventOutcome};
 use workflows::SimClock;
-
-const REMINDER: &str = include_str!("defs/reminder.yaml");
 
 /// Returns an engine on `db` with the reminder definition published, its simulated
 /// clock at 08:00 Beijing time on 5 March 2026.
 async fn engine_on(db: Db) -> (Engine, SimClock) {
-    let clock = SimClock::starting_at(Utc.with_ymd_and_hms(2026, 3, 5, 0, 0, 0).unwrap());
-    let engine = Engine::new(db, Arc::new(clock.clone()));
-    let set = DefinitionSet::from_sources(vec![("pipelines/reminder.yaml".into(), REMINDER.into())], &AnyEnvironment);
-    assert!(!set.has_errors(), "{:?}", set.diagnostics);
-    engine.publish(&set.definitions[0], "test", "").await.unwrap();
-    (engine, clock)
+    common::reminder_engine(db).await
 }
 
 async fn start(engine: &Engine, operator: &str) -> String {

@@ -1,9 +1,10 @@
 //! Writes that accompany a transition inside its database transaction: history
 //! entries, outbox entries for actions, and timers. Because they commit together with
 //! the state change, a side effect is recorded if and only if its transition is.
+//! They take the connection, so they run the same in a transaction or in a savepoint.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 
 use super::instance::JsonMap;
 use super::EngineError;
@@ -22,7 +23,7 @@ pub(crate) struct HistoryEntry<'a> {
 /// Appends entries to an instance's history, allocating their sequence numbers with a
 /// relative update so concurrent appenders never reuse one.
 pub(crate) async fn append_history(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     instance_id: &str,
     at_ms: i64,
     entries: &[HistoryEntry<'_>],
@@ -33,7 +34,7 @@ pub(crate) async fn append_history(
     let last: i64 = sqlx::query_scalar("UPDATE wf_instances SET history_seq = history_seq + $1 WHERE id = $2 RETURNING history_seq")
         .bind(entries.len() as i64)
         .bind(instance_id)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *conn)
         .await?;
     let first = last - entries.len() as i64 + 1;
     for (offset, entry) in entries.iter().enumerate() {
@@ -50,7 +51,7 @@ pub(crate) async fn append_history(
         .bind(entry.from)
         .bind(entry.to)
         .bind(entry.detail.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     }
     Ok(())
@@ -71,7 +72,7 @@ pub(crate) struct ActionSnapshot<'a> {
 
 /// Records `actions` in the outbox, due now. Returns their ids.
 pub(crate) async fn enqueue_actions(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     snapshot: &ActionSnapshot<'_>,
     actions: &[Action],
     now_ms: i64,
@@ -107,7 +108,7 @@ pub(crate) async fn enqueue_actions(
         .bind(serde_json::to_string(&policy)?)
         .bind(now_ms)
         .bind(now_ms)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
         ids.push(id);
     }
@@ -132,19 +133,19 @@ pub(crate) fn due_at(state: &State, index: usize, entered: DateTime<Utc>, now: D
 
 /// Schedules timer `index` of `state` for an instance entering the state now.
 pub(crate) async fn schedule_timer(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     instance_id: &str,
     state: &State,
     index: usize,
     now: DateTime<Utc>,
 ) -> Result<(), EngineError> {
     let Some(due) = due_at(state, index, now, now) else { return Ok(()) };
-    insert_timer(tx, instance_id, state, index, due, now).await
+    insert_timer(conn, instance_id, state, index, due, now).await
 }
 
 /// Stores timer `index` of `state`, due at `due`.
 pub(crate) async fn insert_timer(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     instance_id: &str,
     state: &State,
     index: usize,
@@ -162,16 +163,16 @@ pub(crate) async fn insert_timer(
     .bind(&state.timers[index].fire)
     .bind(due.timestamp_millis())
     .bind(now.timestamp_millis())
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// Cancels the instance's pending timers (on leaving a state).
-pub(crate) async fn cancel_timers(tx: &mut Transaction<'static, Any>, instance_id: &str) -> Result<(), EngineError> {
+pub(crate) async fn cancel_timers(conn: &mut AnyConnection, instance_id: &str) -> Result<(), EngineError> {
     sqlx::query("UPDATE wf_timers SET status = 'cancelled' WHERE instance_id = $1 AND status = 'pending'")
         .bind(instance_id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

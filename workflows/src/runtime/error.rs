@@ -16,6 +16,8 @@ pub enum EngineError {
     Expression(String),
     #[error("instance {0} changed concurrently too many times; try again")]
     Contention(String),
+    #[error("event {event_id} was not committed: {reason}; send it again with the same id")]
+    NotCommitted { event_id: String, reason: String },
     #[error("outbox entry {0} not found")]
     OutboxNotFound(String),
     #[error("incident {0} not found or already resolved")]
@@ -39,6 +41,7 @@ impl EngineError {
             EngineError::UnknownState { .. } => "unknown_state",
             EngineError::Expression(_) => "expression_failed",
             EngineError::Contention(_) => "contention",
+            EngineError::NotCommitted { .. } => "not_committed",
             EngineError::OutboxNotFound(_) => "outbox_not_found",
             EngineError::IncidentNotFound(_) => "incident_not_found",
             EngineError::SubjectTaken(_) => "subject_taken",

@@ -1,24 +1,22 @@
 //! Starting instances and applying events to them.
 //!
-//! Each event is one database transaction: it checks the event id, reads the instance,
-//! picks the first transition whose guard holds, writes the new state with an
-//! optimistic lock, and records history, outbox entries and timers before committing.
-//! A lost optimistic race is retried from the start a few times.
+//! Each event runs in a savepoint of a write transaction that the committer shares
+//! among the events queued together (see `group_commit`): it checks the event id, reads
+//! the instance, picks the first transition whose guard holds, writes the new state
+//! with an optimistic lock, and records history, outbox entries and timers. A lost
+//! optimistic race is retried from the start a few times.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::effects::{self, ActionSnapshot, HistoryEntry};
 use super::instance::{EventIn, EventOutcome, Instance, JsonMap, subject_key};
 use super::{Engine, EngineError};
 use crate::db::is_unique_violation;
 use crate::definition::{Definition, StateKind, Unexpected};
-
-/// Attempts at one event before reporting contention.
-const MAX_OPTIMISTIC_ATTEMPTS: usize = 8;
 
 impl Engine {
     /// Starts an instance of the latest version of `definition_id` for `subject`, or
@@ -155,51 +153,13 @@ impl Engine {
         Ok(())
     }
 
-    async fn apply(
+    /// Applies the event on `conn`, inside the caller's transaction or savepoint.
+    /// Returns `None` when another writer changed the instance first (the caller
+    /// retries), otherwise the outcome to commit. Sets `definition_id` once the instance
+    /// is loaded, for the transition metrics.
+    pub(super) async fn apply_in(
         &self,
-        instance_id: &str,
-        event: &EventIn,
-        timer_id: Option<&str>,
-        from_inbox: bool,
-    ) -> Result<EventOutcome, EngineError> {
-        // NOTE: one write transaction, so one WAL fsync on SQLite, per event. Group commit
-        // (several callers' events in one transaction, a savepoint each) is the fix that
-        // docs/benchmarks.md measures the need for.
-        let received = std::time::Instant::now();
-        let mut definition_id = String::new();
-        for attempt in 1..=MAX_OPTIMISTIC_ATTEMPTS {
-            let mut tx = self.db.begin_write().await?;
-            let applied = match self.apply_in(&mut tx, instance_id, event, timer_id, from_inbox, &mut definition_id).await {
-                // On PostgreSQL two senders of one event id can both pass the repeat
-                // check; the second then fails on the event's key. The retry finds the
-                // event recorded and reports it as a duplicate.
-                Err(EngineError::Database(error)) if is_unique_violation(&error) => None,
-                other => other?,
-            };
-            match applied {
-                Some(outcome) => {
-                    tx.commit().await?;
-                    if matches!(outcome, EventOutcome::Applied { .. }) {
-                        crate::metrics::record_transition(&definition_id, received.elapsed());
-                        self.work_ready.notify_waiters();
-                    }
-                    return Ok(outcome);
-                }
-                None => {
-                    drop(tx);
-                    tracing::debug!(instance = %instance_id, event = %event.name, attempt, "optimistic lock lost; retrying");
-                }
-            }
-        }
-        Err(EngineError::Contention(instance_id.to_string()))
-    }
-
-    /// Applies the event inside `tx`. Returns `None` when another writer changed the
-    /// instance first (the caller retries), otherwise the outcome to commit. Sets
-    /// `definition_id` once the instance is loaded, for the transition metrics.
-    async fn apply_in(
-        &self,
-        tx: &mut Transaction<'static, Any>,
+        conn: &mut AnyConnection,
         instance_id: &str,
         event: &EventIn,
         timer_id: Option<&str>,
@@ -210,12 +170,12 @@ impl Engine {
         let now_ms = now.timestamp_millis();
 
         // Step 1: a repeated event id is acknowledged without effect.
-        let seen = sqlx::query("SELECT 1 FROM wf_events WHERE event_id = $1").bind(&event.id).fetch_optional(&mut **tx).await?;
+        let seen = sqlx::query("SELECT 1 FROM wf_events WHERE event_id = $1").bind(&event.id).fetch_optional(&mut *conn).await?;
         if seen.is_some() {
             return Ok(Some(EventOutcome::Duplicate));
         }
         if !from_inbox {
-            let waiting = sqlx::query("SELECT 1 FROM wf_inbox WHERE event_id = $1").bind(&event.id).fetch_optional(&mut **tx).await?;
+            let waiting = sqlx::query("SELECT 1 FROM wf_inbox WHERE event_id = $1").bind(&event.id).fetch_optional(&mut *conn).await?;
             if waiting.is_some() {
                 return Ok(Some(EventOutcome::Duplicate));
             }
@@ -223,7 +183,7 @@ impl Engine {
         if let Some(timer_id) = timer_id {
             let claimed = sqlx::query("UPDATE wf_timers SET status = 'fired' WHERE id = $1 AND status = 'pending'")
                 .bind(timer_id)
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
             if claimed.rows_affected() == 0 {
                 return Ok(Some(EventOutcome::Duplicate));
@@ -231,7 +191,7 @@ impl Engine {
         }
 
         // Step 2: load the instance and its pinned definition.
-        let instance = Instance::load(&mut **tx, instance_id).await?;
+        let instance = Instance::load(&mut *conn, instance_id).await?;
         definition_id.clone_from(&instance.definition_id);
         let definition = self.definition_version(&instance.version).await?;
         let state = definition.state(&instance.state).ok_or_else(|| EngineError::UnknownState {
@@ -256,7 +216,7 @@ impl Engine {
             }
         }
         let Some(transition) = chosen else {
-            let outcome = self.unexpected(tx, &instance, &definition, event, guard_failed, from_inbox, now_ms).await?;
+            let outcome = self.unexpected(conn, &instance, &definition, event, guard_failed, from_inbox, now_ms).await?;
             return Ok(Some(outcome));
         };
 
@@ -283,16 +243,16 @@ impl Engine {
         .bind(now_ms)
         .bind(instance_id)
         .bind(instance.lock_version)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
 
         // Step 6: record the event, history, actions and timers in the same transaction.
-        record_event(tx, event, instance_id, "applied", now_ms).await?;
+        record_event(conn, event, instance_id, "applied", now_ms).await?;
         if from_inbox {
-            sqlx::query("DELETE FROM wf_inbox WHERE event_id = $1").bind(&event.id).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM wf_inbox WHERE event_id = $1").bind(&event.id).execute(&mut *conn).await?;
         }
         let entry = HistoryEntry {
             kind: "transition",
@@ -302,7 +262,7 @@ impl Engine {
             to: Some(&target.id),
             detail: json!({ "payload": public_payload(&event.payload) }),
         };
-        effects::append_history(tx, instance_id, now_ms, &[entry]).await?;
+        effects::append_history(conn, instance_id, now_ms, &[entry]).await?;
 
         let entering = target.id != state.id;
         let mut actions = transition.actions.clone();
@@ -319,8 +279,8 @@ impl Engine {
             event_id: &event.id,
             payload: &event.payload,
         };
-        effects::enqueue_actions(tx, &snapshot, &actions, now_ms).await?;
-        self.reschedule_timers(tx, instance_id, &definition, &target.id, entering, timer_id, now).await?;
+        effects::enqueue_actions(conn, &snapshot, &actions, now_ms).await?;
+        self.reschedule_timers(conn, instance_id, &definition, &target.id, entering, timer_id, now).await?;
 
         tracing::info!(instance = %instance_id, event = %event.name, event_id = %event.id, from = %state.id, to = %target.id, "transition applied");
         Ok(Some(EventOutcome::Applied { from: state.id.clone(), to: target.id.clone() }))
@@ -332,7 +292,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn reschedule_timers(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        conn: &mut AnyConnection,
         instance_id: &str,
         definition: &Arc<Definition>,
         state_id: &str,
@@ -342,18 +302,18 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let state = definition.state(state_id).expect("target state checked by the caller");
         if entering {
-            effects::cancel_timers(tx, instance_id).await?;
+            effects::cancel_timers(conn, instance_id).await?;
             for index in 0..state.timers.len() {
-                effects::schedule_timer(tx, instance_id, state, index, now).await?;
+                effects::schedule_timer(conn, instance_id, state, index, now).await?;
             }
             return Ok(());
         }
         if let Some(timer_id) = timer_id {
-            let fired = sqlx::query("SELECT state, timer_index FROM wf_timers WHERE id = $1").bind(timer_id).fetch_one(&mut **tx).await?;
+            let fired = sqlx::query("SELECT state, timer_index FROM wf_timers WHERE id = $1").bind(timer_id).fetch_one(&mut *conn).await?;
             let fired_state: String = fired.get(0);
             let index: i64 = fired.get(1);
             if fired_state == state.id {
-                effects::schedule_timer(tx, instance_id, state, index as usize, now).await?;
+                effects::schedule_timer(conn, instance_id, state, index as usize, now).await?;
             }
         }
         Ok(())
@@ -363,7 +323,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn unexpected(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        conn: &mut AnyConnection,
         instance: &Instance,
         definition: &Definition,
         event: &EventIn,
@@ -404,10 +364,10 @@ impl Engine {
                 .bind(&event.name)
                 .bind(serde_json::Value::Object(event.payload.clone()).to_string())
                 .bind(now_ms)
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
         } else {
-            record_event(tx, event, &instance.id, kind, now_ms).await?;
+            record_event(conn, event, &instance.id, kind, now_ms).await?;
         }
         let entry = HistoryEntry {
             kind,
@@ -417,20 +377,20 @@ impl Engine {
             to: None,
             detail: json!({ "reason": reason, "payload": public_payload(&event.payload) }),
         };
-        effects::append_history(tx, &instance.id, now_ms, &[entry]).await?;
+        effects::append_history(conn, &instance.id, now_ms, &[entry]).await?;
         tracing::info!(instance = %instance.id, event = %event.name, event_id = %event.id, state = %state, outcome = kind, reason, "event not applied");
         Ok(outcome)
     }
 }
 
-async fn record_event(tx: &mut Transaction<'static, Any>, event: &EventIn, instance_id: &str, outcome: &str, now_ms: i64) -> Result<(), EngineError> {
+async fn record_event(conn: &mut AnyConnection, event: &EventIn, instance_id: &str, outcome: &str, now_ms: i64) -> Result<(), EngineError> {
     sqlx::query("INSERT INTO wf_events (event_id, instance_id, event, received_at, outcome) VALUES ($1, $2, $3, $4, $5)")
         .bind(&event.id)
         .bind(instance_id)
         .bind(&event.name)
         .bind(now_ms)
         .bind(outcome)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
