@@ -19,7 +19,10 @@ fn run_exam_peak(report: &std::path::Path) -> serde_json::Value {
         .output()
         .expect("run certflow");
     assert!(output.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("one JSON object")
+    // The report is the last line; goose may print progress lines before it.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().rev().find(|line| !line.trim().is_empty()).expect("a report on stdout");
+    serde_json::from_str(last).expect("one JSON object")
 }
 
 fn figure<'a>(figures: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {

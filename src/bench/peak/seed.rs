@@ -1,8 +1,8 @@
 //! The exam-takers of the load test, set up before the timed run. Through the API, each
 //! one logs in by SMS code, registers, joins the bench unit, enrolls for item T of the
 //! current year and is handed off to the bench institution. Then one cleared session
-//! of every course is stored in the table and the workflow is told the completed
-//! courses, which leaves each enrollment `studying` with every course completed.
+//! of every course is stored in the table, and the workflow gets the count of completed
+//! courses. Each enrollment is then `studying` with every course completed.
 
 use std::time::{Duration, Instant};
 
@@ -123,7 +123,7 @@ async fn shared(stack: &Stack) -> anyhow::Result<Shared> {
     Ok(Shared { unit_uscc, institution, year, courses })
 }
 
-/// Logs in, registers, enrolls and reports the studies of exam-taker `index`.
+/// Logs in, registers, enrolls and records the studies of exam-taker `index`.
 async fn one(stack: &Stack, shared: &Shared, index: usize) -> anyhow::Result<ExamTaker> {
     let person = identity(index)?;
     let token = login(stack, &person.mobile).await?;
