@@ -73,7 +73,7 @@ struct Progress {
 }
 
 /// Runs the flow for every exam-taker of `takers` against the API at `base_url`.
-pub async fn run(base_url: &str, takers: Vec<ExamTaker>, bank: HashMap<String, Question>, options: &FlowOptions, output_dir: &std::path::Path) -> anyhow::Result<FlowOutcome> {
+pub async fn run(base_url: &str, takers: Vec<ExamTaker>, bank: HashMap<String, Question>, options: &FlowOptions) -> anyhow::Result<FlowOutcome> {
     let users = takers.len();
     let context = Arc::new(Context {
         takers,
@@ -106,9 +106,7 @@ pub async fn run(base_url: &str, takers: Vec<ExamTaker>, bank: HashMap<String, Q
         .set_default(GooseDefault::IncreaseRate, ramp.as_str())?
         .set_default(GooseDefault::Iterations, 1usize)?
         .set_default(GooseDefault::Timeout, REQUEST_TIMEOUT_SECS)?
-        .set_default(GooseDefault::OutputDir, output_dir.to_string_lossy().as_ref())?
         .set_default(GooseDefault::NoTelnet, true)?
-        .set_default(GooseDefault::NoWebSocket, true)?
         .set_default(GooseDefault::NoPrintMetrics, true)?
         .set_default(GooseDefault::NoErrorSummary, true)?
         .set_default(GooseDefault::Quiet, 1usize)?

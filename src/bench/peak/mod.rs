@@ -91,8 +91,7 @@ async fn measure_backend(backend: Backend, url: &str, options: &ExamPeakOptions)
 
         let bank = crate::demo::answers::bank(&stack.state.courseware);
         let flow_options = flow::FlowOptions { ramp_per_second: options.ramp_per_second, autosaves: options.autosaves, think_min: options.think_min, think_max: options.think_max };
-        let output_dir = workflows::testing::TempDir::new();
-        let outcome = flow::run(&stack.base_url, takers, bank, &flow_options, &output_dir.path).await?;
+        let outcome = flow::run(&stack.base_url, takers, bank, &flow_options).await?;
         anyhow::Ok(figures::figures(&outcome, options.users))
     }
     .await;

@@ -44,13 +44,13 @@ fn identity(index: usize) -> anyhow::Result<Identity> {
     // Birth dates from 1980-01-01 on, one a day, keep every ID number distinct.
     let birth = NaiveDate::from_ymd_opt(1980, 1, 1).expect("valid date") + chrono::Duration::days(index as i64);
     let body = format!("430102{}{:03}", birth.format("%Y%m%d"), 100 + index % 800);
-    let check = domain::identity::checksum::id_number_check_character(&body).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let check = domain::identity::checksum::id_number_check_character(&body).ok_or_else(|| anyhow::anyhow!("no check character for ID number body {body}"))?;
     Ok(Identity { name, mobile: format!("139{index:08}"), id_number: format!("{body}{check}") })
 }
 
 fn uscc(body16: &str) -> anyhow::Result<String> {
     let body = format!("{body16}1");
-    let check = domain::identity::checksum::uscc_check_character(&body).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let check = domain::identity::checksum::uscc_check_character(&body).ok_or_else(|| anyhow::anyhow!("no check character for credit code body {body}"))?;
     Ok(format!("{body}{check}"))
 }
 
