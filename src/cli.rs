@@ -265,14 +265,58 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Load test of the exam peak: concurrent exam-takers through consent, exam start, the paper, autosaves, submit and the result over loopback; latency per step, throughput and errors beside the previous run. Built with `--features exam-peak`.
+    #[cfg(feature = "exam-peak")]
+    ExamPeak {
+        /// Backends to measure, each on a new database.
+        #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
+        backend: BenchBackend,
+        /// PostgreSQL server on which the test creates and then drops its database (CERTFLOW_BENCH_POSTGRES).
+        #[arg(long, env = "CERTFLOW_BENCH_POSTGRES", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres: String,
+        /// Concurrent exam-takers, each with an operator, an enrollment and a session of its own.
+        #[arg(long, default_value_t = 2_000)]
+        users: usize,
+        /// Exam-takers started per second at the beginning of the run.
+        #[arg(long, default_value_t = 200.0)]
+        ramp: f64,
+        /// Autosaves of answers per exam-taker between the paper and the submission.
+        #[arg(long, default_value_t = 5)]
+        autosaves: usize,
+        /// Shortest think time between two steps of one exam-taker, in milliseconds.
+        #[arg(long, default_value_t = 1_000)]
+        think_min_ms: u64,
+        /// Longest think time between two steps of one exam-taker, in milliseconds.
+        #[arg(long, default_value_t = 3_000)]
+        think_max_ms: u64,
+        /// Exam-takers set up concurrently through the API before the timed run.
+        #[arg(long, default_value_t = 32)]
+        setup_tasks: usize,
+        /// JSON report: the previous run is read from it for comparison, then replaced.
+        #[arg(long, default_value = "bench-results/exam-peak.json")]
+        report: PathBuf,
+        /// Print the report as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-/// The databases `certflow bench engine` measures.
+/// The databases `certflow bench engine` and `certflow bench exam-peak` measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BenchBackend {
     Sqlite,
     Postgres,
     Both,
+}
+
+impl BenchBackend {
+    pub fn backends(self) -> Vec<workflows::db::Backend> {
+        match self {
+            BenchBackend::Sqlite => vec![workflows::db::Backend::Sqlite],
+            BenchBackend::Postgres => vec![workflows::db::Backend::Postgres],
+            BenchBackend::Both => vec![workflows::db::Backend::Sqlite, workflows::db::Backend::Postgres],
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -346,13 +390,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CrashDrill { rounds, operators, database, seed, json, split } => crate::crash::run(crate::crash::DrillOptions { rounds, operators, database, seed, json, split }).await,
         Command::Bench { command: BenchCommand::Exam { quick, budget_ms, json } } => crate::bench::exam(crate::bench::ExamBenchOptions { quick, budget_ms, json }),
         Command::Bench { command: BenchCommand::Engine { backend, postgres, quick, budget_ms, tasks, jobs, pickup_samples, year_operators, growth, timers, report, json } } => {
-            let backends = match backend {
-                BenchBackend::Sqlite => vec![workflows::db::Backend::Sqlite],
-                BenchBackend::Postgres => vec![workflows::db::Backend::Postgres],
-                BenchBackend::Both => vec![workflows::db::Backend::Sqlite, workflows::db::Backend::Postgres],
-            };
             let options = crate::bench::EngineBenchOptions {
-                backends,
+                backends: backend.backends(),
                 postgres_url: postgres,
                 quick,
                 budget_ms,
@@ -371,6 +410,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };
             crate::bench::engine(options).await
+        }
+        #[cfg(feature = "exam-peak")]
+        Command::Bench { command: BenchCommand::ExamPeak { backend, postgres, users, ramp, autosaves, think_min_ms, think_max_ms, setup_tasks, report, json } } => {
+            if think_min_ms > think_max_ms {
+                anyhow::bail!("--think-min-ms ({think_min_ms}) is larger than --think-max-ms ({think_max_ms}); give a minimum no larger than the maximum");
+            }
+            if users == 0 {
+                anyhow::bail!("--users is 0; give at least 1 exam-taker");
+            }
+            let options = crate::bench::ExamPeakOptions {
+                backends: backend.backends(),
+                postgres_url: postgres,
+                users,
+                ramp_per_second: ramp,
+                autosaves: autosaves.max(1),
+                think_min: std::time::Duration::from_millis(think_min_ms),
+                think_max: std::time::Duration::from_millis(think_max_ms),
+                setup_tasks: setup_tasks.max(1),
+                report,
+                json,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            crate::bench::exam_peak(options).await
         }
         Command::Archive { command: ArchiveCommand::Verify { json } } => crate::archive_cmd::verify(json).await,
         Command::ProvincialSim { listen, store, key_id, secret } => sim_cmd::run(listen, store, key_id, secret).await,

@@ -66,7 +66,7 @@ pub async fn run(options: EngineBenchOptions) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-fn backend_name(backend: Backend) -> &'static str {
+pub(super) fn backend_name(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
@@ -202,13 +202,13 @@ async fn play_year(database: &str, options: &EngineBenchOptions) -> anyhow::Resu
 }
 
 /// Removes the bench's database after the measurements.
-enum Cleanup {
+pub(super) enum Cleanup {
     Sqlite(TempDir),
     Postgres { admin_url: String, name: String },
 }
 
 impl Cleanup {
-    async fn run(self) {
+    pub(super) async fn run(self) {
         match self {
             Cleanup::Sqlite(dir) => drop(dir),
             Cleanup::Postgres { admin_url, name } => {
@@ -226,7 +226,7 @@ impl Cleanup {
     }
 }
 
-async fn fresh_database(backend: Backend, admin_url: &str) -> anyhow::Result<(String, Cleanup)> {
+pub(super) async fn fresh_database(backend: Backend, admin_url: &str) -> anyhow::Result<(String, Cleanup)> {
     match backend {
         Backend::Sqlite => {
             let dir = TempDir::new();

@@ -1,13 +1,16 @@
 //! `certflow bench`: benchmarks of the platform's hot paths, each printed beside a
 //! baseline measured in the same run, so a figure can be read against what the machine
 //! does without the rule under test. `exam` runs in memory; `engine` runs on SQLite
-//! and PostgreSQL.
+//! and PostgreSQL. `exam-peak`, built with the `exam-peak` feature, is a load test of
+//! the exam flow over HTTP and reports figures without baselines.
 
 mod baselines;
 mod engine;
 mod exam;
 mod growth;
 mod measure;
+#[cfg(feature = "exam-peak")]
+mod peak;
 mod report;
 mod workload;
 
@@ -15,6 +18,8 @@ use std::process::ExitCode;
 
 pub use engine::EngineBenchOptions;
 pub use exam::{ExamBenchOptions, run_exam};
+#[cfg(feature = "exam-peak")]
+pub use peak::ExamPeakOptions;
 
 /// Describes the build and the machine, for the header of a report.
 pub fn environment() -> serde_json::Value {
@@ -44,11 +49,30 @@ pub async fn engine(options: EngineBenchOptions) -> anyhow::Result<ExitCode> {
     let json = options.json;
     let path = options.report.clone();
     let report = engine::run(options).await?;
+    print_report(&report, json, &path)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a report as one JSON object on stdout, or as tables with the report's path.
+fn print_report(report: &report::Report, json: bool, path: &std::path::Path) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(report)?);
     } else {
         println!("{}", report.render());
         eprintln!("报告已写入 / report written to {}", path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Runs `certflow bench exam-peak`, prints its report as tables or JSON and fails when
+/// any request failed.
+#[cfg(feature = "exam-peak")]
+pub async fn exam_peak(options: ExamPeakOptions) -> anyhow::Result<ExitCode> {
+    let json = options.json;
+    let path = options.report.clone();
+    let report = peak::run(options).await?;
+    print_report(&report, json, &path)?;
+    // Any error fails the command, so a script or CI notices it without reading the report.
+    let errors: f64 = report.backends.iter().flat_map(|backend| &backend.figures).filter(|figure| figure.name == peak::ERRORS).map(|figure| figure.value).sum();
+    Ok(if errors > 0.0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -17,6 +17,9 @@ pub struct Figure {
     pub value: f64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Slowest sample, for figures that keep it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<f64>,
     /// Samples behind the figure (calls, rows or jobs).
     pub samples: usize,
     /// `(label, value)`: the figure divided by a baseline.
@@ -36,6 +39,7 @@ impl Figure {
             value: measured.per_second,
             p50_ms: Some(measured.p50_us / 1000.0),
             p99_ms: Some(measured.p99_us / 1000.0),
+            max_ms: None,
             samples: measured.calls,
             ratios: Vec::new(),
             target: None,
@@ -114,17 +118,18 @@ impl Report {
         let mut out = String::new();
         for backend in &self.backends {
             out.push_str(&format!("\n## {}\n\n", backend.backend));
-            out.push_str("| figure | value | unit | p50 ms | p99 ms | ratios | target | previous | change |\n");
-            out.push_str("|---|---:|---|---:|---:|---|---|---:|---:|\n");
+            out.push_str("| figure | value | unit | p50 ms | p99 ms | max ms | ratios | target | previous | change |\n");
+            out.push_str("|---|---:|---|---:|---:|---:|---|---|---:|---:|\n");
             for figure in &backend.figures {
                 let ratios: Vec<String> = figure.ratios.iter().map(|(label, value)| format!("{value:.2}× {label}")).collect();
                 out.push_str(&format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     figure.name,
                     number(figure.value),
                     figure.unit,
                     figure.p50_ms.map(|ms| format!("{ms:.2}")).unwrap_or_default(),
                     figure.p99_ms.map(|ms| format!("{ms:.2}")).unwrap_or_default(),
+                    figure.max_ms.map(|ms| format!("{ms:.2}")).unwrap_or_default(),
                     ratios.join(", "),
                     figure.target.clone().unwrap_or_default(),
                     figure.previous.map(number).unwrap_or_else(|| "-".into()),
@@ -157,7 +162,7 @@ mod tests {
     use super::*;
 
     fn figure(name: &str, value: f64) -> Figure {
-        Figure { name: name.into(), unit: "rows/s".into(), value, p50_ms: None, p99_ms: None, samples: 1, ratios: vec![], target: None, previous: None, change_percent: None }
+        Figure { name: name.into(), unit: "rows/s".into(), value, p50_ms: None, p99_ms: None, max_ms: None, samples: 1, ratios: vec![], target: None, previous: None, change_percent: None }
     }
 
     #[test]

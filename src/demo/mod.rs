@@ -10,10 +10,10 @@
 //! on 1 December those still short of credits are reminded.
 
 pub(crate) mod answers;
-mod client;
+pub(crate) mod client;
 pub(crate) mod data;
 pub(crate) mod people;
-mod sms_stub;
+pub(crate) mod sms_stub;
 mod summary;
 mod training;
 mod world;
