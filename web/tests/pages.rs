@@ -228,6 +228,9 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     assert!(page.html.contains("得分"), "{}", page.html);
     assert!(page.html.contains("<td>1</td>"), "questions are numbered from 1: {}", page.html);
     assert!(page.html.contains("未作答"), "outcomes are shown in words: {}", page.html);
+    assert!(page.html.contains("id=\"exam-courses\""), "results per course are shown: {}", page.html);
+    assert!(page.html.contains("<td>T-01</td>"), "{}", page.html);
+    assert!(!page.html.contains("正确答案"), "the answer key is not shown before a retake: {}", page.html);
 
     // With one answer the attempt fails, so a second one may start the same day; a
     // third is refused with the reason.
