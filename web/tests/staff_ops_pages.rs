@@ -243,6 +243,15 @@ both_backends!(staff_definitions_pages, |db: Db| async move {
     assert!(diagram.html.contains("<svg"));
     assert_eq!(admin.get("/staff/definitions/no_such_definition").await.status, StatusCode::NOT_FOUND);
 
+    // With one published version there is nothing to migrate to, and the page says so
+    // instead of offering that version on both sides.
+    let page = admin.get("/staff/definitions/reminder_loop/migrate").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("id=\"only-version\""), "{}", page.html);
+    assert!(page.html.contains("只有一个已发布版本"), "{}", page.html);
+    assert!(!page.html.contains("迁出版本没有运行中或暂停的实例"), "{}", page.html);
+    assert!(!page.html.contains("name=\"to\""), "{}", page.html);
+
     // The edit form starts from the version's text.
     let page = admin.get("/staff/definitions/reminder_loop/edit").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -281,6 +290,9 @@ both_backends!(staff_definitions_pages, |db: Db| async move {
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("name=\"map.waiting\""), "{}", page.html);
     assert!(page.html.contains("1 个实例"), "{}", page.html);
+    let to_select = page.html.split("name=\"to\"").nth(1).unwrap().split("</select>").next().unwrap();
+    assert!(to_select.contains(&v2), "{to_select}");
+    assert!(!to_select.contains(&v1), "the source version is not offered as target: {to_select}");
 
     // Without a map the plan is refused in Chinese, with no apply button.
     let page = admin.post("/staff/definitions/reminder_loop/migrate/plan", &[("from_version", &v1), ("to_version", &v2), ("map.waiting", "waiting")]).await;
