@@ -62,8 +62,14 @@ both_backends!(operator_registers_and_enrolls, |db: Db| async move {
     assert!(page.html.contains("id=\"mobile-error\""), "{}", page.html);
     assert!(page.html.contains("手机号"), "{}", page.html);
 
+    // A number typed with the country code is shown normalized and masked.
+    let page = visitor.post("/login/code", &[("mobile", "008613800138000")]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("验证码已发送至 138****8000"), "{}", page.html);
+    assert!(!page.html.contains("008613800138000"), "{}", page.html);
+    assert!(page.html.contains("name=\"mobile\" value=\"13800138000\""), "{}", page.html);
+
     // A wrong code is shown beside the code field; the right one logs in.
-    let page = visitor.post("/login/code", &[("mobile", "13800138000")]).await;
     assert!(page.html.contains("id=\"code\""), "{}", page.html);
     let code = app.latest_code("13800138000").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
