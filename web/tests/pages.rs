@@ -264,9 +264,13 @@ both_backends!(card_check_page, |db: Db| async move {
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.html.contains("未知"), "{}", page.html);
 
-    // Static files are served by the binary.
+    // Static files are served by the binary, and the icon browsers ask for on every page.
     let page = visitor.get("/static/app.css").await;
     assert_eq!(page.status, StatusCode::OK);
+    let icon = visitor.get("/favicon.ico").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(icon.headers.get("content-type").unwrap(), "image/x-icon");
+    assert_eq!(icon.bytes[..4], [0, 0, 1, 0], "an ICO header");
     assert_eq!(page.headers.get("content-type").unwrap(), "text/css; charset=utf-8");
     assert_eq!(visitor.get("/static/missing.css").await.status, StatusCode::NOT_FOUND);
 });
