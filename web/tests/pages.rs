@@ -164,6 +164,8 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     let institution = api::create_institution(&app.state, "安全培训学校", &uscc("91430100MA4L0000"), &["T".to_string()]).await.unwrap();
     let page = visitor.get(&format!("/study/{enrollment_id}")).await;
     assert!(page.html.contains("安全培训学校"), "{}", page.html);
+    assert!(page.html.contains("href=\"#handoff-form\" id=\"next-step\""), "the next step points at the form: {}", page.html);
+    assert!(!page.html.contains(&format!("href=\"/study/{enrollment_id}\"")), "the page does not link to itself: {}", page.html);
     let page = visitor.post(&format!("/study/{enrollment_id}/handoff"), &[("institution_id", "")]).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.html);
     assert!(page.html.contains("请选择施教机构"), "a missing choice asks for one: {}", page.html);
@@ -181,6 +183,8 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     app.clear_sessions(&enrollment_id, 3).await;
     let page = visitor.get("/home").await;
     assert!(page.html.contains("下一步：参加考试"), "{}", page.html);
+    let page = visitor.get(&format!("/study/{enrollment_id}")).await;
+    assert!(page.html.contains(&format!("href=\"/exam/{enrollment_id}\" id=\"next-step\"")), "{}", page.html);
 
     // Start: the paper with the server's remaining time and the autosave script.
     // The consent screen comes first; no exam starts without consent.
