@@ -78,7 +78,7 @@ both_backends!(staff_review_decision_withdraws_credit, |db: Db| async move {
     let open_cases = app.count("SELECT COUNT(*) FROM review_cases WHERE status = $1", "open").await;
     assert!(open_cases >= 1);
     assert!(page.html.contains(&format!("id=\"count-reviews\"><strong>{open_cases}</strong>")), "{}", page.html);
-    for section in ["reviews", "appeals", "verifications", "bank", "statistics", "notices", "help", "site", "institutions", "incidents", "sync", "definitions"] {
+    for section in ["reviews", "appeals", "verifications", "bank", "statistics", "notices", "help", "site", "units", "institutions", "incidents", "sync", "definitions"] {
         assert!(page.html.contains(&format!("href=\"/staff/{section}\"")), "no link to {section}: {}", page.html);
     }
     assert!(page.html.contains("href=\"/staff\""), "the staff menu: {}", page.html);

@@ -12,11 +12,12 @@ use crate::WebState;
 
 /// Staff sections besides the queues, as (path, catalogue code of the link text).
 /// Their pages are built in their own modules.
-const SECTIONS: [(&str, &str); 8] = [
+const SECTIONS: [(&str, &str); 9] = [
     ("/staff/statistics", "web.staff.section.statistics"),
     ("/staff/notices", "web.staff.section.notices"),
     ("/staff/help", "web.staff.section.help"),
     ("/staff/site", "web.staff.section.site"),
+    ("/staff/units", "web.staff.section.units"),
     ("/staff/institutions", "web.staff.section.institutions"),
     ("/staff/incidents", "web.staff.section.incidents"),
     ("/staff/sync", "web.staff.section.sync"),
