@@ -243,8 +243,8 @@ both_backends!(staff_definitions_pages, |db: Db| async move {
     assert!(diagram.html.contains("<svg"));
     assert_eq!(admin.get("/staff/definitions/no_such_definition").await.status, StatusCode::NOT_FOUND);
 
-    // With one published version there is nothing to migrate to, and the page says so
-    // instead of offering that version on both sides.
+    // With one published version there is nothing to migrate to, and the page states
+    // it instead of offering that version on both sides.
     let page = admin.get("/staff/definitions/reminder_loop/migrate").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("id=\"only-version\""), "{}", page.html);
@@ -351,7 +351,7 @@ both_backends!(staff_units_page, |db: Db| async move {
     assert_eq!(anonymous.get("/staff/units").await.location(), "/login/account");
     let mut admin = staff_visitor(&app, Role::AssociationAdmin, "staff-admin").await;
 
-    // The dashboard links to the page; a fresh install has no unit.
+    // The dashboard links to the page, and a fresh install has no unit.
     let page = admin.get("/staff").await;
     assert!(page.html.contains("href=\"/staff/units\""), "{}", page.html);
     let page = admin.get("/staff/units").await;
@@ -415,7 +415,7 @@ both_backends!(staff_units_page, |db: Db| async move {
     assert!(page.html.contains("id=\"unit-pending\""), "{}", page.html);
     assert!(page.html.contains("<td>待核实</td>"), "{}", page.html);
 
-    // Search by part of the name or the start of the code; one character is refused.
+    // Search by part of the name or the start of the code. One character is rejected.
     let page = admin.get("/staff/units?q=%E5%AE%89%E8%BE%BE").await;
     assert!(page.html.contains("长沙安达电梯有限公司"), "{}", page.html);
     assert!(!page.html.contains("株洲起重机械厂"), "{}", page.html);
@@ -424,9 +424,10 @@ both_backends!(staff_units_page, |db: Db| async move {
     let page = admin.get("/staff/units?q=%E5%AE%89").await;
     assert!(page.html.contains("id=\"q-error\""), "{}", page.html);
     let page = admin.get("/staff/units").await;
-    assert!(page.html.contains("长沙安达电梯有限公司") && page.html.contains("株洲起重机械厂"), "{}", page.html);
+    assert!(page.html.contains("长沙安达电梯有限公司"), "{}", page.html);
+    assert!(page.html.contains("株洲起重机械厂"), "{}", page.html);
 
-    // A reviewer sees the register without the form, and the API refuses a registration.
+    // A reviewer gets the register without the form, and the API rejects a registration.
     let mut reviewer = staff_visitor(&app, Role::Reviewer, "staff-reviewer").await;
     let page = reviewer.get("/staff/units").await;
     assert!(page.html.contains("长沙安达电梯有限公司"), "{}", page.html);
