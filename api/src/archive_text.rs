@@ -114,18 +114,16 @@ fn label(key: &str, locale: Locale) -> String {
 
 fn value_text(key: &str, value: &Value, locale: Locale) -> String {
     let is_time = key == "at" || key.ends_with("_at");
+    if let Some(text) = instant_text(value).filter(|_| is_time) {
+        return text;
+    }
     match value {
         Value::Null => "—".to_string(),
         Value::Bool(flag) => messages::text(locale, if *flag { "archive.value.yes" } else { "archive.value.no" }, &[]),
         Value::Number(number) => match (number.as_i64(), number.as_f64()) {
-            (Some(ms), _) if is_time && ms >= EARLIEST_TIME_MS => beijing_text(ms),
             (_, Some(amount)) if key.ends_with("seconds") => minutes_text(amount / 60.0, locale),
             (_, Some(amount)) if key.ends_with("minutes") => minutes_text(amount, locale),
             _ => number.to_string(),
-        },
-        Value::String(text) if is_time => match DateTime::parse_from_rfc3339(text) {
-            Ok(instant) => beijing_text(instant.timestamp_millis()),
-            Err(_) => text.clone(),
         },
         Value::String(text) if key == "result" || key == "face_check" => status_text(text, locale),
         Value::String(text) => text.clone(),
@@ -138,6 +136,16 @@ fn value_text(key: &str, value: &Value, locale: Locale) -> String {
             let inner: Vec<String> = labelled_fields(value, locale).into_iter().map(|(label, value)| format!("{label}{colon}{value}")).collect();
             format!("{open}{}{close}", inner.join(comma))
         }
+    }
+}
+
+/// Returns an instant, given as unix milliseconds or an RFC 3339 string, in Beijing
+/// time, or `None` for any other value.
+pub fn instant_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(number) => number.as_i64().filter(|ms| *ms >= EARLIEST_TIME_MS).map(beijing_text),
+        Value::String(text) => DateTime::parse_from_rfc3339(text).ok().map(|instant| beijing_text(instant.timestamp_millis())),
+        _ => None,
     }
 }
 

@@ -118,6 +118,7 @@ both_backends!(staff_review_decision_withdraws_credit, |db: Db| async move {
     assert!(html.contains("<dt>课件播放时长</dt><dd>10 分钟</dd>"), "{html}");
     assert!(html.contains("<dt>人脸核验</dt><dd>未通过</dd>"), "the finding's evidence is labelled: {html}");
     assert!(html.contains("2026-03-05 08:10:00"), "snapshot times are in Beijing time: {html}");
+    assert!(!html.contains("2026-03-05T00:10:00Z"), "media captions show Beijing time too: {html}");
     assert!(!html.contains("media_seconds"), "{html}");
     assert!(!html.contains("{\""), "no raw JSON: {html}");
     let served = visitor.get(&image).await;

@@ -240,14 +240,18 @@ fn strip_data_urls(value: &mut Value) {
 
 /// Returns the images and clips of the evidence with the API address that serves each:
 /// `{src, is_audio, field, number, when}`, where `field` is the catalogue code of the
-/// field's name, `number` the entry's number from 1 and `when` its trigger or time.
+/// field's name, `number` the entry's number from 1 and `when` its trigger or its
+/// time in Beijing time.
 fn media_items(case_id: &str, evidence: &Value) -> Vec<Value> {
     let mut items = Vec::new();
     for field in api::reviews::media::MEDIA_FIELDS {
         for (index, entry) in evidence[*field].as_array().into_iter().flatten().enumerate() {
             let Some((media_type, _)) = api::reviews::media::entry_media(entry) else { continue };
             let is_audio = media_type.to_str().unwrap_or_default().starts_with("audio/");
-            let when = entry["trigger"].as_str().or(entry["at"].as_str()).or(entry["received_at"].as_str()).unwrap_or_default();
+            let when = match entry["trigger"].as_str() {
+                Some(trigger) => trigger.to_string(),
+                None => api::archive_text::instant_text(&entry["at"]).or_else(|| api::archive_text::instant_text(&entry["received_at"])).unwrap_or_default(),
+            };
             items.push(json!({
                 "src": format!("/api/reviews/{case_id}/evidence?field={field}&index={index}"),
                 "is_audio": is_audio,
