@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use chrono::DateTime;
+
 use domain::archive::Entry;
 use domain::messages::{self, Catalogue, Locale};
 use serde_json::Value;
@@ -82,37 +84,82 @@ impl ArchiveNames {
 }
 
 /// Returns an entry's JSON content as "label：value" fields joined by "；", with each
-/// known field's zh-CN label, times in Beijing time and true/false as 是/否. Content
-/// that is not a JSON object is returned as stored.
+/// known field's zh-CN label, times in Beijing time, durations in minutes and
+/// true/false as 是/否. Content that is not a JSON object is returned as stored.
 pub fn body_text(body: &str) -> String {
     match serde_json::from_str::<Value>(body) {
-        Ok(Value::Object(fields)) => fields.iter().map(|(key, value)| format!("{}：{}", label(key), value_text(key, value))).collect::<Vec<_>>().join("；"),
+        Ok(value @ Value::Object(_)) => {
+            labelled_fields(&value, Locale::ZhCn).into_iter().map(|(label, value)| format!("{label}：{value}")).collect::<Vec<_>>().join("；")
+        }
         _ => body.to_string(),
     }
 }
 
-/// Returns the zh-CN label of field `key` (`archive.field.<key>`), or the key itself.
-fn label(key: &str) -> String {
-    let code = format!("archive.field.{key}");
-    if Catalogue::global().contains(&code) { messages::text(Locale::ZhCn, &code, &[]) } else { key.to_string() }
+/// Returns the fields of a JSON object as `(label, value)` pairs in `locale`, each
+/// known key with its `archive.field.<key>` label. Unix milliseconds and RFC 3339
+/// strings under `at` and keys ending in `_at` become Beijing time. Numbers under keys
+/// ending in `minutes` or `seconds` become minutes, check results become words, and
+/// nested objects and lists are written inline. A value that is not an object gives
+/// no fields.
+pub fn labelled_fields(value: &Value, locale: Locale) -> Vec<(String, String)> {
+    value.as_object().into_iter().flatten().map(|(key, value)| (label(key, locale), value_text(key, value, locale))).collect()
 }
 
-fn value_text(key: &str, value: &Value) -> String {
+/// Returns the label of field `key` (`archive.field.<key>`) in `locale`, or the key
+/// itself when the catalogue has none.
+fn label(key: &str, locale: Locale) -> String {
+    let code = format!("archive.field.{key}");
+    if Catalogue::global().contains(&code) { messages::text(locale, &code, &[]) } else { key.to_string() }
+}
+
+fn value_text(key: &str, value: &Value, locale: Locale) -> String {
+    let is_time = key == "at" || key.ends_with("_at");
+    if let Some(text) = instant_text(value).filter(|_| is_time) {
+        return text;
+    }
     match value {
         Value::Null => "—".to_string(),
-        Value::Bool(true) => "是".to_string(),
-        Value::Bool(false) => "否".to_string(),
-        Value::Number(number) => match number.as_i64() {
-            Some(ms) if key.ends_with("_at") && ms >= EARLIEST_TIME_MS => beijing_text(ms),
+        Value::Bool(flag) => messages::text(locale, if *flag { "archive.value.yes" } else { "archive.value.no" }, &[]),
+        Value::Number(number) => match (number.as_i64(), number.as_f64()) {
+            (_, Some(amount)) if key.ends_with("seconds") => minutes_text(amount / 60.0, locale),
+            (_, Some(amount)) if key.ends_with("minutes") => minutes_text(amount, locale),
             _ => number.to_string(),
         },
+        Value::String(text) if key == "result" || key == "face_check" => status_text(text, locale),
         Value::String(text) => text.clone(),
-        Value::Array(items) => items.iter().map(|item| value_text(key, item)).collect::<Vec<_>>().join("、"),
-        Value::Object(fields) => {
-            let inner: Vec<String> = fields.iter().map(|(key, value)| format!("{}：{}", label(key), value_text(key, value))).collect();
-            format!("（{}）", inner.join("，"))
+        Value::Array(items) => {
+            let separator = if locale == Locale::ZhCn { "、" } else { "; " };
+            items.iter().map(|item| value_text(key, item, locale)).collect::<Vec<_>>().join(separator)
+        }
+        Value::Object(_) => {
+            let (open, colon, comma, close) = if locale == Locale::ZhCn { ("（", "：", "，", "）") } else { ("(", ": ", ", ", ")") };
+            let inner: Vec<String> = labelled_fields(value, locale).into_iter().map(|(label, value)| format!("{label}{colon}{value}")).collect();
+            format!("{open}{}{close}", inner.join(comma))
         }
     }
+}
+
+/// Returns an instant, given as unix milliseconds or an RFC 3339 string, in Beijing
+/// time, or `None` for any other value.
+pub fn instant_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(number) => number.as_i64().filter(|ms| *ms >= EARLIEST_TIME_MS).map(beijing_text),
+        Value::String(text) => DateTime::parse_from_rfc3339(text).ok().map(|instant| beijing_text(instant.timestamp_millis())),
+        _ => None,
+    }
+}
+
+/// Returns a check status (`passed`, `failed`, `missed`, `missing`) in `locale`, or
+/// the status as stored when the catalogue has no word for it.
+fn status_text(status: &str, locale: Locale) -> String {
+    let code = format!("archive.value.{status}");
+    if Catalogue::global().contains(&code) { messages::text(locale, &code, &[]) } else { status.to_string() }
+}
+
+/// Returns a number of minutes with at most one decimal and the unit, such as "45 分钟".
+fn minutes_text(minutes: f64, locale: Locale) -> String {
+    let rounded = (minutes * 10.0).round() / 10.0;
+    messages::text(locale, "archive.value.minutes", &[("minutes", &rounded.to_string())])
 }
 
 #[cfg(test)]
@@ -134,6 +181,24 @@ mod tests {
         let text = body_text(r#"{"findings":[{"rule":"shorter_than_course","minutes":10}],"courses":["T-01","T-02"]}"#);
         assert!(text.contains("T-01、T-02"), "{text}");
         assert!(text.contains("（"), "{text}");
+    }
+
+    #[test]
+    fn evidence_labelled_in_english() {
+        let evidence = serde_json::json!({ "media_seconds": 2700, "course_completed": true, "sessions": [{ "session_id": "s-1", "minutes": 26 }] });
+        let fields = super::labelled_fields(&evidence, domain::messages::Locale::En);
+        let text = format!("{fields:?}");
+        assert!(text.contains("45 min"), "{text}");
+        assert!(text.contains("Yes"), "{text}");
+        assert!(!text.contains("media_seconds"), "{text}");
+        assert!(!text.contains("course_completed"), "{text}");
+        assert!(!text.contains('{'), "{text}");
+    }
+
+    #[test]
+    fn rfc3339_times_in_beijing() {
+        let fields = super::labelled_fields(&serde_json::json!({ "paused_at": "2026-03-05T02:00:00Z" }), domain::messages::Locale::ZhCn);
+        assert_eq!(fields[0].1, "2026-03-05 10:00:00");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::Router;
 use chrono::Duration;
-use domain::courseware::{Answer, Course, Question};
+use domain::courseware::{Answer, Course};
 use domain::exam::{AnswerGiven, GradeResult, Paper, PaperRule, assemble_paper, grade};
 use domain::messages;
 use rand::SeedableRng;
@@ -469,14 +469,14 @@ async fn submit(State(state): State<AppState>, Path(attempt_id): Path<String>, c
     workflow::send(&state, &enrollment.instance_id, event).await?;
 
     let result = grade(&attempt.paper, &attempt.answers, &answer_key, &rule)?;
-    Ok(Json(result_json(&bank_questions, &attempt, &result, rule.pass_mark)))
+    Ok(Json(result_json(&attempt, &result, rule.pass_mark)))
 }
 
-/// Describes a graded attempt, with the correct answers and the explanations of the
-/// question versions shown.
-fn result_json(bank_questions: &HashMap<String, Question>, attempt: &Attempt, result: &GradeResult, pass_mark: u32) -> Value {
-    let explanations: HashMap<&str, &str> =
-        bank_questions.iter().map(|(id, question)| (id.as_str(), question.explanation.as_str())).collect();
+/// Describes a graded attempt for the operator who took it: the score, pass or fail,
+/// the results per course and whether each question was answered right. The answer key
+/// and the explanations stay out, because a failed operator retakes an exam drawn from
+/// the same questions. Staff see them through the bank and review routes.
+fn result_json(attempt: &Attempt, result: &GradeResult, pass_mark: u32) -> Value {
     let per_question: Vec<Value> = result
         .per_question
         .iter()
@@ -487,8 +487,6 @@ fn result_json(bank_questions: &HashMap<String, Question>, attempt: &Attempt, re
                 "outcome": question.outcome,
                 "points": f64::from(question.points_hundredths) / 100.0,
                 "awarded": f64::from(question.awarded_hundredths) / 100.0,
-                "correct_answer": question.correct_answer,
-                "explanation": explanations.get(question.question_id.as_str()),
             })
         })
         .collect();

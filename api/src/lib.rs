@@ -56,6 +56,7 @@ pub mod training;
 pub mod unit_admin;
 pub mod unit_change;
 pub mod unit_join;
+pub mod unit_list;
 pub mod unit_search;
 pub mod unit_staff;
 pub mod units;

@@ -81,8 +81,8 @@ pub(crate) async fn preview(
     state.objects.put(&object_key, bytes).await.map_err(|error| ApiError::Internal(error.into()))?;
     let now_ms = state.now_ms();
     sqlx::query(
-        "INSERT INTO roster_imports (id, unit_id, created_by, file_name, object_key, status, total_rows, done_rows, accepted, rejected, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'previewed', $6, 0, 0, 0, $7, $7)",
+        "INSERT INTO roster_imports (id, unit_id, created_by, file_name, object_key, status, total_rows, done_rows, accepted, rejected, encoding_used, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'previewed', $6, 0, 0, 0, $7, $8, $8)",
     )
     .bind(&import_id)
     .bind(&unit_id)
@@ -90,6 +90,7 @@ pub(crate) async fn preview(
     .bind(&file_name)
     .bind(&object_key)
     .bind(parsed.report.rows.len() as i64)
+    .bind(parsed.report.encoding_used.map(|encoding| encoding.as_str()))
     .bind(now_ms)
     .execute(&state.engine.db.pool)
     .await?;
@@ -152,7 +153,7 @@ pub(crate) async fn status(State(state): State<AppState>, Path((unit_id, import_
 
 /// Returns import `import_id` of unit `unit_id` as the API shows it, or 404.
 async fn load_import(state: &AppState, unit_id: &str, import_id: &str) -> Result<Value, ApiError> {
-    let row = sqlx::query("SELECT file_name, status, total_rows, done_rows, accepted, rejected, result, error FROM roster_imports WHERE id = $1 AND unit_id = $2")
+    let row = sqlx::query("SELECT file_name, status, total_rows, done_rows, accepted, rejected, encoding_used, result, error FROM roster_imports WHERE id = $1 AND unit_id = $2")
         .bind(import_id)
         .bind(unit_id)
         .fetch_optional(&state.engine.db.pool)
@@ -173,6 +174,7 @@ async fn load_import(state: &AppState, unit_id: &str, import_id: &str) -> Result
         "done_rows": row.try_get::<i64, _>("done_rows")?,
         "accepted": row.try_get::<i64, _>("accepted")?,
         "rejected": row.try_get::<i64, _>("rejected")?,
+        "encoding_used": row.try_get::<Option<String>, _>("encoding_used")?,
         "error": error.map(|code| crate::error::text(&code, &[])),
         "rows": rows,
     }))

@@ -37,19 +37,15 @@ async fn search(State(state): State<AppState>, _caller: Caller, Query(query): Qu
         return Err(ApiError::invalid("units.search_too_short").field("q").arg("min", MIN_QUERY_CHARS));
     }
 
-    // Names are stored as registered, with either full-width or half-width brackets,
-    // so the fragment is searched in both forms.
-    let half_width = text.replace('（', "(").replace('）', ")");
-    let full_width = text.replace('(', "（").replace(')', "）");
-    let escaped = |fragment: &str| fragment.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let [half_width, full_width, code_prefix] = search_patterns(text);
     let rows = sqlx::query(
         "SELECT id, uscc, name, status FROM units
          WHERE (name LIKE $1 ESCAPE '\\' OR name LIKE $2 ESCAPE '\\' OR uscc LIKE $3 ESCAPE '\\')
          ORDER BY name LIMIT $4",
     )
-    .bind(format!("%{}%", escaped(&half_width)))
-    .bind(format!("%{}%", escaped(&full_width)))
-    .bind(format!("{}%", escaped(&text.to_ascii_uppercase())))
+    .bind(half_width)
+    .bind(full_width)
+    .bind(code_prefix)
     .bind(MAX_RESULTS)
     .fetch_all(&state.engine.db.pool)
     .await?;
@@ -64,4 +60,15 @@ async fn search(State(state): State<AppState>, _caller: Caller, Query(query): Qu
         }));
     }
     Ok(Json(json!({ "units": units })))
+}
+
+/// Returns the `LIKE` patterns (escape character `\`) that find `text` in unit names
+/// and credit codes: the name fragment with half-width and with full-width brackets,
+/// because names are stored as registered with either, and the code prefix in upper
+/// case.
+pub(crate) fn search_patterns(text: &str) -> [String; 3] {
+    let escaped = |fragment: &str| fragment.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let half_width = text.replace('（', "(").replace('）', ")");
+    let full_width = text.replace('(', "（").replace(')', "）");
+    [format!("%{}%", escaped(&half_width)), format!("%{}%", escaped(&full_width)), format!("{}%", escaped(&text.to_ascii_uppercase()))]
 }

@@ -9,7 +9,7 @@
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,7 +30,7 @@ pub const MAX_ROSTER_BYTES: usize = 10 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/units", post(create_unit))
+        .route("/api/units", get(crate::unit_list::list).post(create_unit))
         .route("/api/units/{unit_id}/admins", post(add_admin))
         .route("/api/units/{unit_id}/roster", post(upload_roster).layer(DefaultBodyLimit::max(MAX_ROSTER_BYTES)))
 }
@@ -137,6 +137,7 @@ fn prefix_admin_field(error: ApiError) -> ApiError {
         Some("password") => "admin.password",
         Some("display_name") => "admin.display_name",
         Some("email") => "admin.email",
+        Some("mobile") => "admin.mobile",
         _ => return error,
     };
     error.field(prefixed)

@@ -159,6 +159,7 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/sync/dead-letters", STAFF, Open),
     row("POST", "/api/sync/dead-letters/{incident_id}/replay", STAFF, Open),
     row("POST", "/api/sync/dead-letters/{incident_id}/skip", STAFF, Open),
+    row("GET", "/api/units", STAFF, Open),
     row("POST", "/api/units", ADMIN, Open),
     row("POST", "/api/units/{unit_id}/admins", &[Who::UnitAdmin, Who::Admin], Subject),
     row("POST", "/api/units/{unit_id}/roster", &[Who::UnitAdmin, Who::Admin, Who::Reviewer], Subject),

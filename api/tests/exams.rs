@@ -180,6 +180,11 @@ both_backends!(passed_exam_goes_through_review, |db: Db| async move {
     assert_eq!(result.body["passed"], true, "{:?}", result.body);
     assert_eq!(result.body["score"], 100.0);
     assert_eq!(result.body["review_status"], "pending");
+    assert_eq!(result.body["per_course"].as_array().map(Vec::len), Some(3), "{:?}", result.body);
+    let first = &result.body["per_question"][0];
+    assert_eq!(first["outcome"], "correct", "{:?}", result.body);
+    assert!(first.get("correct_answer").is_none(), "the operator's result holds no answer key: {first}");
+    assert!(first.get("explanation").is_none(), "the operator's result holds no explanation: {first}");
     assert_eq!(app.instance_state(&instance_id).await, "under_review");
 
     // What screen_exam does for a suspicious attempt: open a review case.

@@ -32,8 +32,9 @@ struct Seeded {
     cases: Vec<(&'static str, &'static str)>,
 }
 
-/// Units: (region code, name). The third has no region.
-const UNITS: [(Option<&str>, &str); 3] = [(Some("430100"), "长沙电梯维保有限公司"), (Some("430200"), "株洲起重机械厂"), (None, "湘潭叉车服务部")];
+/// Units: (region code, name). The first region has a name in the catalogue, the
+/// second has none, and the third unit has no region.
+const UNITS: [(Option<&str>, &str); 3] = [(Some("430102"), "长沙电梯维保有限公司"), (Some("430200"), "株洲起重机械厂"), (None, "湘潭叉车服务部")];
 const ITEMS: [&str; 2] = ["T", "N1"];
 const CASE_KINDS: [(&str, &str); 5] = [("review", "open"), ("review", "rejected"), ("review", "accepted"), ("sample", "open"), ("sample", "accepted")];
 
@@ -250,6 +251,10 @@ both_backends!(statistics_labels_and_errors, |db: Db| async move {
     let by_region = app.get("/api/statistics?year=2026&by=region", Some(&admin)).await;
     let no_region = by_region.body["rows"].as_array().unwrap().iter().find(|row| row["key"] == "").unwrap();
     assert_eq!(no_region["label"], "未填写地区");
+    let named = by_region.body["rows"].as_array().unwrap().iter().find(|row| row["key"] == "430102").unwrap();
+    assert_eq!(named["label"], "430102 长沙市芙蓉区", "regions are named: {named}");
+    let unnamed = by_region.body["rows"].as_array().unwrap().iter().find(|row| row["key"] == "430200").unwrap();
+    assert_eq!(unnamed["label"], "430200", "a region without a name keeps its code: {unnamed}");
 
     let wrong_grouping = app.get("/api/statistics?by=month", Some(&admin)).await;
     assert_eq!(wrong_grouping.status, StatusCode::BAD_REQUEST);
@@ -309,7 +314,11 @@ both_backends!(statistics_export_matches, |db: Db| async move {
     let (groups, total) = expected(&set, "region", 2025);
     assert_eq!(rows.len(), groups.len() + 3, "title, headers, one row per region and the total");
     for (row, (key, figures)) in rows[2..].iter().zip(&groups) {
-        let label = if key.is_empty() { "未填写地区" } else { key.as_str() };
+        let label = match key.as_str() {
+            "" => "未填写地区".to_string(),
+            "430102" => "430102 长沙市芙蓉区".to_string(),
+            code => code.to_string(),
+        };
         assert_eq!(row[0], label);
         let values: Vec<String> = figures.values().iter().map(i64::to_string).collect();
         assert_eq!(row[1..], values[..], "region {key}");

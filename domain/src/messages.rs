@@ -68,6 +68,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("site.yaml", include_str!("../../definitions/messages/site.yaml")),
     ("unit_staff.yaml", include_str!("../../definitions/messages/unit_staff.yaml")),
     ("mobile_change.yaml", include_str!("../../definitions/messages/mobile_change.yaml")),
+    ("region.yaml", include_str!("../../definitions/messages/region.yaml")),
 ];
 
 /// All message texts by code.
@@ -125,6 +126,13 @@ impl Catalogue {
     pub fn codes(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }
+}
+
+/// Returns the name of the county-level region with 6-digit `code` in `locale`, such
+/// as 长沙市芙蓉区 for 430102, or `None` when `region.yaml` has no entry for it.
+pub fn region_name(locale: Locale, code: &str) -> Option<String> {
+    let key = format!("region.{code}");
+    Catalogue::global().contains(&key).then(|| text(locale, &key, &[]))
 }
 
 /// Shorthand for rendering through the global catalogue.

@@ -112,6 +112,13 @@ both_backends!(unit_admin_roster_and_join, |db: Db| async move {
     account_login(&client, &base, "anda-admin").await;
     client.goto(&format!("{base}/unit/joins")).await.unwrap();
     wait_for_text(&client, "湘潭市恒通机电设备有限公司").await;
+
+    // Released without a reason, the error appears beside the reason field.
+    click(&client, &format!("#release-{request_id}")).await;
+    let error = client.wait().for_element(Locator::Id(&format!("reason-{request_id}-error"))).await.unwrap();
+    assert!(error.text().await.unwrap().contains("理由"), "the error names the reason");
+    let described_by = client.find(Locator::Id(&format!("reason-{request_id}"))).await.unwrap().attr("aria-describedby").await.unwrap();
+    assert_eq!(described_by, Some(format!("reason-{request_id}-error")));
     fill(&client, &format!("reason-{request_id}"), "本人已离职，同意调出").await;
     screenshots(&client, "joins-incoming", save).await;
     click(&client, &format!("#release-{request_id}")).await;

@@ -62,8 +62,14 @@ both_backends!(operator_registers_and_enrolls, |db: Db| async move {
     assert!(page.html.contains("id=\"mobile-error\""), "{}", page.html);
     assert!(page.html.contains("手机号"), "{}", page.html);
 
+    // A number typed with the country code is shown normalized and masked.
+    let page = visitor.post("/login/code", &[("mobile", "008613800138000")]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("验证码已发送至 138****8000"), "{}", page.html);
+    assert!(!page.html.contains("008613800138000"), "{}", page.html);
+    assert!(page.html.contains("name=\"mobile\" value=\"13800138000\""), "{}", page.html);
+
     // A wrong code is shown beside the code field; the right one logs in.
-    let page = visitor.post("/login/code", &[("mobile", "13800138000")]).await;
     assert!(page.html.contains("id=\"code\""), "{}", page.html);
     let code = app.latest_code("13800138000").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -158,6 +164,8 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     let institution = api::create_institution(&app.state, "安全培训学校", &uscc("91430100MA4L0000"), &["T".to_string()]).await.unwrap();
     let page = visitor.get(&format!("/study/{enrollment_id}")).await;
     assert!(page.html.contains("安全培训学校"), "{}", page.html);
+    assert!(page.html.contains("href=\"#handoff-form\" id=\"next-step\""), "the next step points at the form: {}", page.html);
+    assert!(!page.html.contains(&format!("href=\"/study/{enrollment_id}\"")), "the page does not link to itself: {}", page.html);
     let page = visitor.post(&format!("/study/{enrollment_id}/handoff"), &[("institution_id", "")]).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.html);
     assert!(page.html.contains("请选择施教机构"), "a missing choice asks for one: {}", page.html);
@@ -175,6 +183,8 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     app.clear_sessions(&enrollment_id, 3).await;
     let page = visitor.get("/home").await;
     assert!(page.html.contains("下一步：参加考试"), "{}", page.html);
+    let page = visitor.get(&format!("/study/{enrollment_id}")).await;
+    assert!(page.html.contains(&format!("href=\"/exam/{enrollment_id}\" id=\"next-step\"")), "{}", page.html);
 
     // Start: the paper with the server's remaining time and the autosave script.
     // The consent screen comes first; no exam starts without consent.
@@ -228,6 +238,9 @@ both_backends!(operator_takes_exam, |db: Db| async move {
     assert!(page.html.contains("得分"), "{}", page.html);
     assert!(page.html.contains("<td>1</td>"), "questions are numbered from 1: {}", page.html);
     assert!(page.html.contains("未作答"), "outcomes are shown in words: {}", page.html);
+    assert!(page.html.contains("id=\"exam-courses\""), "results per course are shown: {}", page.html);
+    assert!(page.html.contains("<td>T-01</td>"), "{}", page.html);
+    assert!(!page.html.contains("正确答案"), "the answer key is not shown before a retake: {}", page.html);
 
     // With one answer the attempt fails, so a second one may start the same day; a
     // third is refused with the reason.
@@ -255,9 +268,13 @@ both_backends!(card_check_page, |db: Db| async move {
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.html.contains("未知"), "{}", page.html);
 
-    // Static files are served by the binary.
+    // Static files are served by the binary, and the icon browsers ask for on every page.
     let page = visitor.get("/static/app.css").await;
     assert_eq!(page.status, StatusCode::OK);
+    let icon = visitor.get("/favicon.ico").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(icon.headers.get("content-type").unwrap(), "image/x-icon");
+    assert_eq!(icon.bytes[..4], [0, 0, 1, 0], "an ICO header");
     assert_eq!(page.headers.get("content-type").unwrap(), "text/css; charset=utf-8");
     assert_eq!(visitor.get("/static/missing.css").await.status, StatusCode::NOT_FOUND);
 });

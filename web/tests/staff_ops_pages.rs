@@ -243,6 +243,15 @@ both_backends!(staff_definitions_pages, |db: Db| async move {
     assert!(diagram.html.contains("<svg"));
     assert_eq!(admin.get("/staff/definitions/no_such_definition").await.status, StatusCode::NOT_FOUND);
 
+    // With one published version there is nothing to migrate to, and the page states
+    // it instead of offering that version on both sides.
+    let page = admin.get("/staff/definitions/reminder_loop/migrate").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("id=\"only-version\""), "{}", page.html);
+    assert!(page.html.contains("只有一个已发布版本"), "{}", page.html);
+    assert!(!page.html.contains("迁出版本没有运行中或暂停的实例"), "{}", page.html);
+    assert!(!page.html.contains("name=\"to\""), "{}", page.html);
+
     // The edit form starts from the version's text.
     let page = admin.get("/staff/definitions/reminder_loop/edit").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -281,6 +290,9 @@ both_backends!(staff_definitions_pages, |db: Db| async move {
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("name=\"map.waiting\""), "{}", page.html);
     assert!(page.html.contains("1 个实例"), "{}", page.html);
+    let to_select = page.html.split("name=\"to\"").nth(1).unwrap().split("</select>").next().unwrap();
+    assert!(to_select.contains(&v2), "{to_select}");
+    assert!(!to_select.contains(&v1), "the source version is not offered as target: {to_select}");
 
     // Without a map the plan is refused in Chinese, with no apply button.
     let page = admin.post("/staff/definitions/reminder_loop/migrate/plan", &[("from_version", &v1), ("to_version", &v2), ("map.waiting", "waiting")]).await;
@@ -326,3 +338,104 @@ fn record_kinds_have_page_names() {
         assert!(catalogue.contains(&code), "{code} is missing from definitions/messages/web.yaml");
     }
 }
+
+/// Posts the unit registration form with `fields`.
+async fn post_unit(visitor: &mut Visitor, fields: &[(&str, String)]) -> visitor::Page {
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    visitor.post("/staff/units", &pairs).await
+}
+
+both_backends!(staff_units_page, |db: Db| async move {
+    let app = app(db, march_5_10am_beijing()).await;
+    let mut anonymous = Visitor::new(site(&app));
+    assert_eq!(anonymous.get("/staff/units").await.location(), "/login/account");
+    let mut admin = staff_visitor(&app, Role::AssociationAdmin, "staff-admin").await;
+
+    // The dashboard links to the page, and a fresh install has no unit.
+    let page = admin.get("/staff").await;
+    assert!(page.html.contains("href=\"/staff/units\""), "{}", page.html);
+    let page = admin.get("/staff/units").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("id=\"no-units\""), "{}", page.html);
+    assert!(page.html.contains("id=\"register-unit\""), "{}", page.html);
+    assert!(page.html.contains("<option value=\"430102\">长沙市芙蓉区</option>"), "known regions are suggested: {}", page.html);
+
+    // Errors stand beside their fields, with the typed values kept and no password.
+    let unit_uscc = uscc("91430100MA4L3333");
+    let fields = |code: &str, region: &str, password: &str| {
+        vec![
+            ("name", "长沙安达电梯有限公司".to_string()),
+            ("uscc", code.to_string()),
+            ("region_code", region.to_string()),
+            ("admin_login", "anda-admin".to_string()),
+            ("admin_display_name", "李安".to_string()),
+            ("admin_password", password.to_string()),
+        ]
+    };
+    let page = post_unit(&mut admin, &fields("91430100MA4L3333X", "430102", common::ADMIN_PASSWORD)).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.html);
+    assert!(page.html.contains("id=\"uscc-error\""), "{}", page.html);
+    assert!(page.html.contains("统一社会信用代码"), "{}", page.html);
+    assert!(page.html.contains("value=\"长沙安达电梯有限公司\""), "typed values stay: {}", page.html);
+    assert!(!page.html.contains(common::ADMIN_PASSWORD), "the password is not sent back");
+    let page = post_unit(&mut admin, &fields(&unit_uscc, "4301", common::ADMIN_PASSWORD)).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.html);
+    assert!(page.html.contains("id=\"region_code-error\""), "{}", page.html);
+    let page = post_unit(&mut admin, &fields(&unit_uscc, "430102", "short")).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.html);
+    assert!(page.html.contains("id=\"admin_password-error\""), "the admin's errors stand beside the admin's fields: {}", page.html);
+    assert_eq!(app.count("SELECT COUNT(*) FROM units WHERE uscc = $1", &unit_uscc).await, 0);
+
+    // Registered, the unit is listed with its region's name, and its admin can sign in.
+    let page = post_unit(&mut admin, &fields(&unit_uscc.to_lowercase(), "430102", common::ADMIN_PASSWORD)).await;
+    assert_eq!(page.status, StatusCode::CREATED, "{}", page.html);
+    assert!(page.html.contains("id=\"unit-created\""), "{}", page.html);
+    assert!(page.html.contains(&unit_uscc), "the code is stored normalized: {}", page.html);
+    assert!(page.html.contains("长沙市芙蓉区"), "{}", page.html);
+    assert!(page.html.contains("<td>正常</td>"), "{}", page.html);
+    let mut unit_admin = Visitor::new(site(&app));
+    unit_admin.get("/login/account").await;
+    let page = unit_admin.post("/login/account", &[("login", "anda-admin"), ("password", common::ADMIN_PASSWORD)]).await;
+    assert_eq!(page.location(), "/unit", "{}", page.html);
+
+    // The same code again is refused beside its field.
+    let page = post_unit(&mut admin, &fields(&unit_uscc, "430102", common::ADMIN_PASSWORD)).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.html);
+    assert!(page.html.contains("id=\"uscc-error\""), "{}", page.html);
+
+    // A code that fails only its check character is registered for verification.
+    let valid = uscc("91430100MA4L4444");
+    let last = valid.chars().last().unwrap();
+    let mismatched = format!("{}{}", &valid[..17], if last == '0' { '1' } else { '0' });
+    let mut second = fields(&mismatched, "", common::ADMIN_PASSWORD);
+    second[0].1 = "株洲起重机械厂".to_string();
+    second[3].1 = "zhuzhou-admin".to_string();
+    let page = post_unit(&mut admin, &second).await;
+    assert_eq!(page.status, StatusCode::CREATED, "{}", page.html);
+    assert!(page.html.contains("id=\"unit-pending\""), "{}", page.html);
+    assert!(page.html.contains("<td>待核实</td>"), "{}", page.html);
+
+    // Search by part of the name or the start of the code. One character is rejected.
+    let page = admin.get("/staff/units?q=%E5%AE%89%E8%BE%BE").await;
+    assert!(page.html.contains("长沙安达电梯有限公司"), "{}", page.html);
+    assert!(!page.html.contains("株洲起重机械厂"), "{}", page.html);
+    let page = admin.get(&format!("/staff/units?q={}", &mismatched[..10])).await;
+    assert!(page.html.contains("株洲起重机械厂"), "{}", page.html);
+    let page = admin.get("/staff/units?q=%E5%AE%89").await;
+    assert!(page.html.contains("id=\"q-error\""), "{}", page.html);
+    let page = admin.get("/staff/units").await;
+    assert!(page.html.contains("长沙安达电梯有限公司"), "{}", page.html);
+    assert!(page.html.contains("株洲起重机械厂"), "{}", page.html);
+
+    // A reviewer gets the register without the form, and the API rejects a registration.
+    let mut reviewer = staff_visitor(&app, Role::Reviewer, "staff-reviewer").await;
+    let page = reviewer.get("/staff/units").await;
+    assert!(page.html.contains("长沙安达电梯有限公司"), "{}", page.html);
+    assert!(!page.html.contains("id=\"register-unit\""), "{}", page.html);
+    let mut third = fields(&uscc("91430100MA4L5555"), "", common::ADMIN_PASSWORD);
+    third[3].1 = "third-admin".to_string();
+    let page = post_unit(&mut reviewer, &third).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.html);
+    assert!(page.html.contains("id=\"form-error\""), "{}", page.html);
+    assert_eq!(app.count("SELECT COUNT(*) FROM units WHERE name = $1", "长沙安达电梯有限公司").await, 1);
+});

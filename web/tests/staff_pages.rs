@@ -57,6 +57,7 @@ both_backends!(staff_review_decision_withdraws_credit, |db: Db| async move {
     // A later session of T-01 fails its face check and carries a snapshot and a clip.
     let evidence = json!({
         "device": "d-1",
+        "media_seconds": 600,
         "snapshots": [{ "at": "2026-03-05T00:10:00Z", "same_person": true, "image": format!("data:image/png;base64,{PNG_BASE64}") }],
         "audio": [{ "at": "2026-03-05T00:12:00Z", "clip": format!("data:audio/wav;base64,{WAV_BASE64}") }],
     });
@@ -77,7 +78,7 @@ both_backends!(staff_review_decision_withdraws_credit, |db: Db| async move {
     let open_cases = app.count("SELECT COUNT(*) FROM review_cases WHERE status = $1", "open").await;
     assert!(open_cases >= 1);
     assert!(page.html.contains(&format!("id=\"count-reviews\"><strong>{open_cases}</strong>")), "{}", page.html);
-    for section in ["reviews", "appeals", "verifications", "bank", "statistics", "notices", "help", "site", "institutions", "incidents", "sync", "definitions"] {
+    for section in ["reviews", "appeals", "verifications", "bank", "statistics", "notices", "help", "site", "units", "institutions", "incidents", "sync", "definitions"] {
         assert!(page.html.contains(&format!("href=\"/staff/{section}\"")), "no link to {section}: {}", page.html);
     }
     assert!(page.html.contains("href=\"/staff\""), "the staff menu: {}", page.html);
@@ -111,6 +112,15 @@ both_backends!(staff_review_decision_withdraws_credit, |db: Db| async move {
     assert!(html.contains(&format!("<img src=\"{image}\"")), "{html}");
     assert!(html.contains(&format!("<audio controls preload=\"none\" src=\"{clip}\"")), "{html}");
     assert!(!page.html.contains(PNG_BASE64), "the page does not copy the image");
+
+    // Evidence reads as labelled fields: Beijing times, durations in minutes, no JSON.
+    assert!(html.contains("<dt>设备标识</dt><dd>d-1</dd>"), "{html}");
+    assert!(html.contains("<dt>课件播放时长</dt><dd>10 分钟</dd>"), "{html}");
+    assert!(html.contains("<dt>人脸核验</dt><dd>未通过</dd>"), "the finding's evidence is labelled: {html}");
+    assert!(html.contains("2026-03-05 08:10:00"), "snapshot times are in Beijing time: {html}");
+    assert!(!html.contains("2026-03-05T00:10:00Z"), "media captions show Beijing time too: {html}");
+    assert!(!html.contains("media_seconds"), "{html}");
+    assert!(!html.contains("{\""), "no raw JSON: {html}");
     let served = visitor.get(&image).await;
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.headers.get("content-type").unwrap(), "image/png");

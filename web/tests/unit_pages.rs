@@ -131,6 +131,9 @@ both_backends!(gbk_roster_through_page, |db: Db| async move {
     }
     assert!(page.html.contains("id=\"import-done\""), "{}", page.html);
     assert!(page.html.contains("8 行已导入"), "{}", page.html);
+    assert!(page.html.contains("读取文件使用的编码：GBK"), "the finished import names the encoding as the preview did: {}", page.html);
+    let changes = page.html.split("id=\"import-changes\"").nth(1).unwrap().split("</ul>").next().unwrap();
+    assert!(changes.contains("</span> 8</li>"), "the new rows are counted: {changes}");
     for id in &gbk_ids {
         let stored: String = sqlx::query_scalar("SELECT name FROM operators WHERE id_number = $1 AND unit_id = $2").bind(id).bind(&unit_id).fetch_one(&app.db.pool).await.unwrap();
         assert_eq!(&stored, &names_by_id[id]);

@@ -134,7 +134,8 @@ fn export_title(selection: &Selection) -> String {
 }
 
 /// Returns the label of a group: the item's code and name, the unit's name, the region
-/// code, or the catalogue's text for a missing region or unit.
+/// code and name (the code alone when the catalogue has no name for it), or the
+/// catalogue's text for a missing region or unit.
 fn label(state: &AppState, grouping: Grouping, group: &GroupFigures, locale: Locale) -> String {
     match grouping {
         Grouping::Item => match state.catalogue.item(&group.key) {
@@ -146,6 +147,10 @@ fn label(state: &AppState, grouping: Grouping, group: &GroupFigures, locale: Loc
             None => messages::text(locale, "statistics.no_unit", &[]),
         },
         Grouping::Region if group.key.is_empty() => messages::text(locale, "statistics.no_region", &[]),
-        Grouping::Region | Grouping::Year => group.key.clone(),
+        Grouping::Region => match messages::region_name(locale, &group.key) {
+            Some(name) => format!("{} {name}", group.key),
+            None => group.key.clone(),
+        },
+        Grouping::Year => group.key.clone(),
     }
 }

@@ -200,10 +200,9 @@ async fn save_answers(context: &PageContext, token: &str, attempt_id: &str, fiel
     Ok(())
 }
 
-/// Returns the rows of the result table: the question's number, its outcome in words
-/// and the correct answer (letters, or true and false in words).
+/// Returns the rows of the result table: the question's number and its outcome in
+/// words. The answer key is not shown, because a failed operator retakes the exam.
 fn result_rows(result: &Value, locale: domain::messages::Locale) -> Vec<Value> {
-    let text = |code: &str| domain::messages::text(locale, code, &[]);
     result["per_question"]
         .as_array()
         .into_iter()
@@ -211,13 +210,8 @@ fn result_rows(result: &Value, locale: domain::messages::Locale) -> Vec<Value> {
         .enumerate()
         .map(|(index, question)| {
             let outcome = question["outcome"].as_str().unwrap_or("invalid");
-            let correct = match &question["correct_answer"] {
-                Value::Bool(true) => text("web.exam.true"),
-                Value::Bool(false) => text("web.exam.false"),
-                Value::String(letters) => letters.clone(),
-                _ => String::new(),
-            };
-            json!({ "number": index + 1, "outcome": text(&format!("web.exam.outcome.{outcome}")), "correct_answer": correct })
+            let outcome = domain::messages::text(locale, &format!("web.exam.outcome.{outcome}"), &[]);
+            json!({ "number": index + 1, "outcome": outcome })
         })
         .collect()
 }

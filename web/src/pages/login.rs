@@ -38,8 +38,15 @@ async fn show(context: PageContext) -> Response {
     context.render("login", data)
 }
 
+/// Builds the login page's data. A valid number is carried on in its normalized form
+/// and shown masked in the code-sent notice, such as `139****9000` for
+/// `008613900139000`. An invalid one stays as typed so that it can be corrected.
 fn login_data(mobile: &str, code_sent: bool, errors: &FormErrors) -> Value {
-    json!({ "title": "web.login.title", "mobile": mobile, "code_sent": code_sent, "errors": errors.to_json() })
+    let (mobile, masked) = match domain::identity::normalize_mobile(mobile) {
+        Ok(normalized) => (normalized.as_str().to_string(), api::mask::mobile(normalized.as_str())),
+        Err(_) => (mobile.to_string(), String::new()),
+    };
+    json!({ "title": "web.login.title", "mobile": mobile, "masked_mobile": masked, "code_sent": code_sent, "errors": errors.to_json() })
 }
 
 #[derive(Deserialize)]

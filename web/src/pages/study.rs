@@ -57,11 +57,19 @@ async fn study_page(context: &PageContext, token: &str, enrollment_id: &str, sta
         Ok(reply) => reply["institutions"].clone(),
         Err(problem) => return context.fail(problem),
     };
+    // The institution form stays while the operator may still study; the next-step
+    // button then points at it rather than at this page again.
+    let state = enrollment["state"].as_str().unwrap_or_default();
+    let choose_institution = matches!(state, "enrolled" | "studying" | "credited");
+    let mut enrollment = enrollment;
+    if enrollment["next_link"].as_str() == Some(format!("/study/{enrollment_id}").as_str()) {
+        enrollment["next_link"] = if choose_institution { json!("#handoff-form") } else { Value::Null };
+    }
     let data = json!({
         "title": "web.study.title",
         "enrollment": enrollment,
         "institutions": institutions,
-        "choose_institution": enrollment["state"] == "enrolled",
+        "choose_institution": choose_institution,
         "errors": errors.to_json(),
     });
     context.render_status(status, "study", data)

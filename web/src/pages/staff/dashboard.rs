@@ -17,6 +17,7 @@ const SECTIONS: [(&str, &str); 9] = [
     ("/staff/notices", "web.staff.section.notices"),
     ("/staff/help", "web.staff.section.help"),
     ("/staff/site", "web.staff.section.site"),
+    ("/staff/units", "web.staff.section.units"),
     ("/staff/institutions", "web.staff.section.institutions"),
     ("/staff/incidents", "web.staff.section.incidents"),
     ("/staff/sync", "web.staff.section.sync"),

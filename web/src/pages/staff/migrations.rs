@@ -96,14 +96,26 @@ async fn migration_page(
         Ok(versions) => versions,
         Err(problem) => return context.fail(problem),
     };
+    // A single published version has nowhere to migrate to; the form would offer that
+    // version on both sides.
+    if versions.len() < 2 {
+        let data = json!({
+            "title": "web.staff.migrations.title",
+            "definition_id": definition_id,
+            "only_version": versions.first(),
+            "errors": errors.to_json(),
+        });
+        return context.render_status(status, "staff_migration", data);
+    }
     let full = |wanted: &str| versions.iter().find(|version| !wanted.is_empty() && version["version"].as_str().is_some_and(|text| text.starts_with(wanted))).cloned();
 
     // Without a choice, the migration goes from the newest older version with instances
     // to move, to the latest.
     let has_movable = |version: &Value| version["instances"].as_array().is_some_and(|rows| rows.iter().any(is_movable));
     let from = full(&request.from_version).or_else(|| versions.iter().skip(1).find(|version| has_movable(version)).cloned()).or_else(|| versions.get(1).cloned());
-    let to = full(&request.to_version).or_else(|| versions.first().cloned());
     let from_id = from.as_ref().and_then(|version| version["version"].as_str()).unwrap_or_default().to_string();
+    let is_other = |version: &Value| version["version"].as_str() != Some(from_id.as_str());
+    let to = full(&request.to_version).filter(is_other).or_else(|| versions.iter().find(|version| is_other(version)).cloned());
     let to_id = to.as_ref().and_then(|version| version["version"].as_str()).unwrap_or_default().to_string();
 
     let states: Vec<Value> = from
@@ -126,9 +138,10 @@ async fn migration_page(
             }
             states
         });
-    let options = |selected: &str| -> Vec<Value> {
+    let options = |selected: &str, excluded: &str| -> Vec<Value> {
         versions
             .iter()
+            .filter(|version| version["version"].as_str() != Some(excluded))
             .map(|version| {
                 json!({ "version": version["version"], "short": version["short"], "label": version["label"], "latest": version["latest"] == true, "selected": version["version"] == selected })
             })
@@ -138,8 +151,8 @@ async fn migration_page(
     let data = json!({
         "title": "web.staff.migrations.title",
         "definition_id": definition_id,
-        "from_options": options(&from_id),
-        "to_options": options(&to_id),
+        "from_options": options(&from_id, ""),
+        "to_options": options(&to_id, &from_id),
         "from_version": from_id,
         "to_version": to_id,
         "same_version": from_id == to_id,

@@ -15,7 +15,7 @@ pub mod notices;
 pub mod site;
 pub mod statistics;
 
-// Institutions, incidents, provincial sync and definitions.
+// Institutions, units, incidents, provincial sync and definitions.
 pub mod definition_edit;
 pub mod definitions;
 pub mod incidents;
@@ -24,6 +24,7 @@ pub mod migrations;
 pub mod operators;
 pub mod ops_common;
 pub mod sync;
+pub mod units;
 
 use axum::response::Response;
 use axum::Router;
@@ -48,8 +49,9 @@ pub fn router() -> Router<WebState> {
         .merge(notices::router())
         .merge(help::router())
         .merge(site::router())
-        // Institutions, incidents, provincial sync and definitions.
+        // Institutions, units, incidents, provincial sync and definitions.
         .merge(institutions::router())
+        .merge(units::router())
         .merge(incidents::router())
         .merge(sync::router())
         .merge(definitions::router())

@@ -187,7 +187,7 @@ async fn case_page(context: &PageContext, token: &str, case_id: &str, status: St
         .as_array()
         .into_iter()
         .flatten()
-        .map(|finding| json!({ "rule": rule_text(finding["rule"].as_str().unwrap_or_default(), context), "evidence": compact(&finding["evidence"]) }))
+        .map(|finding| json!({ "rule": rule_text(finding["rule"].as_str().unwrap_or_default(), context), "evidence": labelled_rows(&finding["evidence"], context.locale) }))
         .collect();
     let evidence = &case["subject"]["evidence"];
     let data = json!({
@@ -203,7 +203,7 @@ async fn case_page(context: &PageContext, token: &str, case_id: &str, status: St
         "is_session": kind == "session",
         "findings": findings,
         "media": media_items(case_id, evidence),
-        "details": evidence_details(evidence),
+        "details": labelled_rows(evidence, context.locale),
         "sessions": sessions,
         "decisions": decisions,
         "reason": form.reason,
@@ -218,11 +218,13 @@ fn subject_times(subject: &Value) -> Value {
     json!({ "started_at": text("started_at"), "ended_at": text("ended_at").or_else(|| text("finished_at")) })
 }
 
-/// Returns a finding's evidence as one line of JSON, without images or clips.
-fn compact(evidence: &Value) -> String {
+/// Returns the fields of a finding's evidence or of the subject's evidence as
+/// `{name, value}` rows with labels in `locale`, Beijing times and durations in
+/// minutes, the same labels the archive exports use. Images and clips become a mark.
+fn labelled_rows(evidence: &Value, locale: domain::messages::Locale) -> Vec<Value> {
     let mut evidence = evidence.clone();
     strip_data_urls(&mut evidence);
-    if evidence.is_null() { String::new() } else { evidence.to_string() }
+    api::archive_text::labelled_fields(&evidence, locale).into_iter().map(|(name, value)| json!({ "name": name, "value": value })).collect()
 }
 
 /// Replaces every data URL inside `value` with a short mark, so that pages never copy
@@ -238,14 +240,18 @@ fn strip_data_urls(value: &mut Value) {
 
 /// Returns the images and clips of the evidence with the API address that serves each:
 /// `{src, is_audio, field, number, when}`, where `field` is the catalogue code of the
-/// field's name, `number` the entry's number from 1 and `when` its trigger or time.
+/// field's name, `number` the entry's number from 1 and `when` its trigger or its
+/// time in Beijing time.
 fn media_items(case_id: &str, evidence: &Value) -> Vec<Value> {
     let mut items = Vec::new();
     for field in api::reviews::media::MEDIA_FIELDS {
         for (index, entry) in evidence[*field].as_array().into_iter().flatten().enumerate() {
             let Some((media_type, _)) = api::reviews::media::entry_media(entry) else { continue };
             let is_audio = media_type.to_str().unwrap_or_default().starts_with("audio/");
-            let when = entry["trigger"].as_str().or(entry["at"].as_str()).or(entry["received_at"].as_str()).unwrap_or_default();
+            let when = match entry["trigger"].as_str() {
+                Some(trigger) => trigger.to_string(),
+                None => api::archive_text::instant_text(&entry["at"]).or_else(|| api::archive_text::instant_text(&entry["received_at"])).unwrap_or_default(),
+            };
             items.push(json!({
                 "src": format!("/api/reviews/{case_id}/evidence?field={field}&index={index}"),
                 "is_audio": is_audio,
@@ -256,23 +262,6 @@ fn media_items(case_id: &str, evidence: &Value) -> Vec<Value> {
         }
     }
     items
-}
-
-/// Returns the evidence fields other than media as `{name, value}` rows, values as
-/// compact JSON text.
-fn evidence_details(evidence: &Value) -> Vec<Value> {
-    evidence
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(name, value)| {
-            let shown = match value {
-                Value::String(text) => text.clone(),
-                other => compact(other),
-            };
-            json!({ "name": name, "value": shown })
-        })
-        .collect()
 }
 
 /// `POST /staff/reviews/{case_id}/decision {decision, reason, session_ids…}`: decides

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::{beijing, unit_session};
 use crate::context::{PageContext, redirect};
+use crate::backend::ApiProblem;
 use crate::forms::FormErrors;
 use crate::WebState;
 
@@ -40,9 +41,10 @@ async fn show(context: PageContext) -> Response {
     joins_page(&context, token, &unit, &RequestForm::default(), &FormErrors::default(), None, StatusCode::OK).await
 }
 
-/// Renders the request form and both lists. `decision_error` is `(request id, message)`
-/// of a decision the API refused.
-async fn joins_page(context: &PageContext, token: &str, unit: &Value, form: &RequestForm, errors: &FormErrors, decision_error: Option<(&str, &str)>, status: StatusCode) -> Response {
+/// Renders the request form and both lists. `decision_error` is the request id and the
+/// API's error of a decision it refused. An error on the reason is shown beside that
+/// field, any other above the decision form.
+async fn joins_page(context: &PageContext, token: &str, unit: &Value, form: &RequestForm, errors: &FormErrors, decision_error: Option<(&str, &ApiProblem)>, status: StatusCode) -> Response {
     let path = format!("/api/units/{}/join-requests", unit["id"].as_str().unwrap_or_default());
     let mut lists = match context.state.backend.get(&path, Some(token), context.locale).await {
         Ok(lists) => lists,
@@ -55,8 +57,9 @@ async fn joins_page(context: &PageContext, token: &str, unit: &Value, form: &Req
                 row["decided_at_text"] = beijing(&row["decided_at"]);
                 row["pending"] = json!(row["status"] == "pending");
                 row["status_code"] = json!(format!("web.unit.joins.status.{}", row["status"].as_str().unwrap_or("pending")));
-                if let Some((_, message)) = decision_error.filter(|(id, _)| row["id"] == *id) {
-                    row["error"] = json!(message);
+                if let Some((_, problem)) = decision_error.filter(|(id, _)| row["id"] == *id) {
+                    let key = if problem.field.as_deref() == Some("reason") { "reason_error" } else { "error" };
+                    row[key] = json!(problem.message);
                 }
             }
         }
@@ -111,6 +114,6 @@ async fn decide(context: PageContext, Path(request_id): Path<String>, Form(form)
     match context.state.backend.post(&path, Some(token), context.locale, body).await {
         Ok(_) => redirect("/unit/joins"),
         Err(problem) if problem.status == StatusCode::UNAUTHORIZED || problem.status == StatusCode::NOT_FOUND => context.fail(problem),
-        Err(problem) => joins_page(&context, token, &unit, &RequestForm::default(), &FormErrors::default(), Some((&request_id, &problem.message)), StatusCode::BAD_REQUEST).await,
+        Err(problem) => joins_page(&context, token, &unit, &RequestForm::default(), &FormErrors::default(), Some((&request_id, &problem)), StatusCode::BAD_REQUEST).await,
     }
 }

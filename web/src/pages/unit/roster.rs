@@ -89,6 +89,8 @@ async fn progress(context: PageContext, Path(import_id): Path<String>) -> Respon
     };
     let status = import["status"].as_str().unwrap_or_default().to_string();
     let rejected_rows: Vec<Value> = import["rows"].as_array().map(|rows| rows.iter().filter(|row| row["change"] == "error").cloned().collect()).unwrap_or_default();
+    let count = |change: &str| import["rows"].as_array().map_or(0, |rows| rows.iter().filter(|row| row["change"] == change).count());
+    let changes = json!({ "new": count("new"), "updated": count("updated"), "unchanged": count("unchanged"), "error": count("error") });
     let data = json!({
         "title": "web.unit.roster.progress_title",
         "import": import,
@@ -98,6 +100,7 @@ async fn progress(context: PageContext, Path(import_id): Path<String>) -> Respon
         "previewed": status == "previewed",
         "refresh_seconds": if status == "running" { Some(REFRESH_SECONDS) } else { None },
         "rejected_rows": rejected_rows,
+        "changes": changes,
         "checked_at": beijing(&json!(context.state.app.now_ms())),
     });
     context.render("unit_roster_import", data)
