@@ -12,7 +12,7 @@ use crate::WebState;
 
 /// Staff sections besides the queues, as (path, catalogue code of the link text).
 /// Their pages are built in their own modules.
-const SECTIONS: [(&str, &str); 9] = [
+const SECTIONS: [(&str, &str); 10] = [
     ("/staff/statistics", "web.staff.section.statistics"),
     ("/staff/notices", "web.staff.section.notices"),
     ("/staff/help", "web.staff.section.help"),
