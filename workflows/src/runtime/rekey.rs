@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn masks_each_value_and_keeps_names() {
         assert_eq!(mask_key("mobile=13812345678"), "mobile=138******78");
-        assert_eq!(mask_key("operator=op-1|year=2026"), "operator=*****|year=****");
+        assert_eq!(mask_key("operator=op-1|year=2026"), "operator=****|year=****");
         assert_eq!(mask_key("operator=abcdefgh|item=T"), "operator=abc***gh|item=*");
     }
 }
