@@ -10,6 +10,7 @@ pub mod courseware_store;
 pub mod cron;
 pub mod dispatcher;
 pub mod environment;
+pub mod job_statistics;
 pub mod jobs;
 pub mod notify;
 pub mod pdf;

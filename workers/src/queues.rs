@@ -75,9 +75,17 @@ impl JobQueues {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(15));
-            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await?;
             SqliteStorage::setup(&pool).await.map_err(|error| sqlx::Error::Configuration(error.to_string().into()))?;
-            sqlx::query("PRAGMA synchronous = FULL").execute(&pool).await?;
+            if !crate::job_statistics::describe_jobs_table(&pool).await? {
+                sqlx::query("PRAGMA synchronous = FULL").execute(&pool).await?;
+                return Ok(JobQueues::Sqlite(pool));
+            }
+
+            // Connections opened before the statistics were written plan without them,
+            // so the pool starts again.
+            pool.close().await;
+            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
             Ok(JobQueues::Sqlite(pool))
         } else {
             let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
