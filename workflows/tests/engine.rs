@@ -115,3 +115,25 @@ both_backends!(non_retryable_error_stops_at_once, |db: Db| async move {
     assert_eq!(engine.fail_action(&entry.id, 1, "timeout", "late").await.unwrap(), workflows::runtime::outbox::FailureOutcome::Stale);
     assert!(!engine.complete_action(&entry.id, 1, serde_json::json!({})).await.unwrap());
 });
+
+both_backends!(waiting_kinds_leave_claims_free, |db: Db| async move {
+    let (engine, _) = engine_on(db.clone()).await;
+    let id = start(&engine, "op-1").await;
+
+    // Provincial records pile up while no endpoint is configured; they are older than
+    // the notification and fill more than a page of claims.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+         INSERT INTO wf_outbox (id, instance_id, kind, action, policy, status, attempts, due_at, dispatched_attempt, dispatched_at, last_error, result, created_at, completed_at)
+         SELECT 'waiting-sync-' || i, $1, 'sync', '{}', '{}', 'pending', 0, i, 0, NULL, NULL, NULL, i, NULL FROM n",
+    )
+    .bind(&id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let claimed = engine.claim_due_actions(&["notify"], 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "the notification is claimed past the waiting records");
+    assert_eq!(claimed[0].kind, "notify");
+    assert!(engine.claim_due_actions(&["notify"], 10).await.unwrap().is_empty(), "a claimed attempt is not handed out twice");
+});

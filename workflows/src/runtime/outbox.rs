@@ -82,34 +82,49 @@ pub enum FailureOutcome {
 }
 
 impl Engine {
-    /// Claims up to `limit` due entries for dispatch and returns them. Each entry is
-    /// claimed by one caller only.
-    /// Entries whose kind is not in `kinds` are left pending (a provincial record waits
-    /// while no endpoint is configured).
+    /// Claims up to `limit` due entries of the given `kinds` for dispatch and returns
+    /// them, oldest first. Each entry is claimed by one caller only. Entries of other
+    /// kinds are left pending (a provincial record waits while no endpoint is
+    /// configured) and do not hold back the rest.
     pub async fn claim_due_actions(&self, kinds: &[&str], limit: i64) -> Result<Vec<OutboxEntry>, EngineError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
         let now_ms = self.now_ms();
+        // The lease is measured on the wall clock: it covers a worker that died, which
+        // real time reveals however fast a simulated clock runs.
         let wall_ms = chrono::Utc::now().timestamp_millis();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let lease_start = wall_ms - DISPATCH_LEASE_MS;
+
+        // Only entries whose current attempt is not handed out, or whose lease ran out,
+        // are read, so entries in flight never fill the page.
+        let kind_params: Vec<String> = (0..kinds.len()).map(|index| format!("${}", index + 4)).collect();
+        let select = format!(
             "SELECT {COLUMNS}, dispatched_attempt FROM wf_outbox
              WHERE status = 'pending' AND due_at <= $1
+               AND (dispatched_attempt < attempts + 1 OR dispatched_at < $2)
+               AND kind IN ({})
                AND instance_id NOT IN (SELECT id FROM wf_instances WHERE status = 'paused')
-             ORDER BY due_at, created_at, id LIMIT $2"
-        )))
-        .bind(now_ms)
-        .bind(limit * 4)
-        .fetch_all(&self.db.pool)
-        .await?;
+             ORDER BY due_at, created_at, id LIMIT $3",
+            kind_params.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(select)).bind(now_ms).bind(lease_start).bind(limit);
+        for kind in kinds {
+            query = query.bind(*kind);
+        }
+        let rows = query.fetch_all(&self.db.pool).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
 
-        let mut claimed = Vec::new();
+        // One write for the whole page. The update repeats the conditions, so of two
+        // dispatchers that read the same entry only one claims it.
+        let mut tx = self.db.begin_write().await?;
+        let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let mut entry = OutboxEntry::from_row(&row)?;
-            if !kinds.contains(&entry.kind.as_str()) {
-                continue;
-            }
             let dispatched: i64 = row.try_get("dispatched_attempt")?;
             let attempt = entry.attempt();
-            // The lease is measured on the wall clock: it covers a worker that died,
-            // which real time reveals however fast a simulated clock runs.
             let result = sqlx::query(
                 "UPDATE wf_outbox SET dispatched_attempt = $1, dispatched_at = $2
                  WHERE id = $3 AND status = 'pending' AND attempts + 1 = $1
@@ -118,8 +133,8 @@ impl Engine {
             .bind(attempt)
             .bind(wall_ms)
             .bind(&entry.id)
-            .bind(wall_ms - DISPATCH_LEASE_MS)
-            .execute(&self.db.pool)
+            .bind(lease_start)
+            .execute(&mut *tx)
             .await?;
             if result.rows_affected() == 1 {
                 entry.dispatched_at = wall_ms;
@@ -128,11 +143,9 @@ impl Engine {
                     tracing::debug!(outbox = %entry.id, attempt, "attempt handed out again");
                 }
                 claimed.push(entry);
-                if claimed.len() as i64 >= limit {
-                    break;
-                }
             }
         }
+        tx.commit().await?;
         Ok(claimed)
     }
 
