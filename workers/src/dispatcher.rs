@@ -6,6 +6,7 @@
 //! a conditional update, so several dispatchers in several processes never hand out
 //! one attempt or one due timer twice while its lease runs.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,19 +52,28 @@ pub async fn dispatch_once(services: &Services, queues: &JobQueues) -> Result<us
     let engine = &services.engine;
     let mut handed = 0;
 
+    // Each queue's jobs, and the timers, are pushed in one transaction per pass.
     let kinds = services.action_kinds();
     let entries = engine.claim_due_actions(&kinds, BATCH).await.map_err(|e| e.to_string())?;
+    let mut by_queue: BTreeMap<&'static str, Vec<ActionJob>> = BTreeMap::new();
     for entry in entries {
         let job_name = entry.action.pointer("/action/name").and_then(|v| v.as_str());
         let queue = queue_for(&entry.kind, job_name);
-        queues.push_action(queue, ActionJob { outbox_id: entry.id.clone(), attempt: entry.attempt(), key: entry.job_key() }).await?;
-        handed += 1;
+        by_queue.entry(queue).or_default().push(ActionJob { outbox_id: entry.id.clone(), attempt: entry.attempt(), key: entry.job_key() });
+    }
+    for (queue, jobs) in by_queue {
+        handed += jobs.len();
+        queues.push_actions(queue, jobs).await?;
     }
 
-    for timer in engine.claim_due_timers(BATCH).await.map_err(|e| e.to_string())? {
-        let key = timer.job_key();
-        queues.push_timer(TimerJob { timer_id: timer.id, key }).await?;
-        handed += 1;
-    }
+    let timers: Vec<TimerJob> = engine
+        .claim_due_timers(BATCH)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|timer| TimerJob { key: timer.job_key(), timer_id: timer.id })
+        .collect();
+    handed += timers.len();
+    queues.push_timers(timers).await?;
     Ok(handed)
 }

@@ -103,49 +103,68 @@ impl JobQueues {
         }
     }
 
-    /// Pushes an action job; a job with the same key already queued is left alone.
-    pub async fn push_action(&self, queue: &str, job: ActionJob) -> Result<(), String> {
-        let key = job.key.clone();
-        let task = TaskBuilder::new(job).idempotency_key(key).max_attempts(1).build();
-        let result = match self {
+    /// Pushes action jobs to `queue` in one transaction. A job whose key is already
+    /// queued is left alone.
+    pub async fn push_actions(&self, queue: &str, jobs: Vec<ActionJob>) -> Result<(), String> {
+        let keyed = jobs.into_iter().map(|job| (job.key.clone(), job)).collect();
+        self.push_keyed(queue, keyed).await
+    }
+
+    /// Pushes timer jobs in one transaction. A job whose key is already queued is left
+    /// alone. The key is [`workflows::runtime::timers::DueTimer::job_key`], made of the
+    /// timer id and its claim time, so a timer claimed again after its lease is queued
+    /// anew. Firing is idempotent in the engine.
+    pub async fn push_timers(&self, jobs: Vec<TimerJob>) -> Result<(), String> {
+        let keyed = jobs.into_iter().map(|job| (job.key.clone(), job)).collect();
+        self.push_keyed(TIMER_QUEUE, keyed).await
+    }
+
+    /// Pushes `jobs` with their idempotency keys, all in one transaction. PostgreSQL
+    /// rolls the whole batch back when one key is already queued, so then each job is
+    /// pushed again on its own and the repeated ones are skipped.
+    async fn push_keyed<Args>(&self, queue: &str, jobs: Vec<(String, Args)>) -> Result<(), String>
+    where
+        Args: Serialize + for<'de> Deserialize<'de> + Clone + Send + Sync + Unpin + 'static,
+    {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let batch = self.push_batch(queue, &jobs).await;
+        if !is_duplicate(&batch) {
+            return batch;
+        }
+
+        tracing::debug!(queue, jobs = jobs.len(), "a job of the batch was queued before; pushing one by one");
+        for job in jobs {
+            let single = self.push_batch(queue, std::slice::from_ref(&job)).await;
+            if !is_duplicate(&single) {
+                single?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn push_batch<Args>(&self, queue: &str, jobs: &[(String, Args)]) -> Result<(), String>
+    where
+        Args: Serialize + for<'de> Deserialize<'de> + Clone + Send + Sync + Unpin + 'static,
+    {
+        // Every job has max_attempts(1): retries belong to the engine (see the module doc).
+        let tasks: Vec<_> = jobs.iter().map(|(key, job)| TaskBuilder::new(job.clone()).idempotency_key(key.clone()).max_attempts(1).build()).collect();
+        match self {
             JobQueues::Sqlite(pool) => {
                 let config = apalis_sqlite::Config::default().queue(queue);
-                SqliteStorage::<ActionJob>::new(pool).with_config(config).push_task(task).await.map_err(|e| e.to_string())
+                SqliteStorage::<Args>::new(pool).with_config(config).push_all(futures::stream::iter(tasks)).await.map_err(|e| e.to_string())
             }
             JobQueues::Postgres(pool) => {
                 let config = apalis_postgres::Config::default().queue(queue);
-                PostgresStorage::<ActionJob>::new(pool).with_config(config).push_task(task).await.map_err(|e| e.to_string())
+                PostgresStorage::<Args>::new(pool).with_config(config).push_all(futures::stream::iter(tasks)).await.map_err(|e| e.to_string())
             }
-        };
-        ignore_duplicate(result)
-    }
-
-    /// Pushes a timer job; a job with the same key already queued is left alone. The key
-    /// is [`workflows::runtime::timers::DueTimer::job_key`], made of the timer id and its
-    /// claim time, so a timer claimed again after its lease is queued anew. Firing is
-    /// idempotent in the engine.
-    pub async fn push_timer(&self, job: TimerJob) -> Result<(), String> {
-        let key = job.key.clone();
-        let task = TaskBuilder::new(job).idempotency_key(key).max_attempts(1).build();
-        let result = match self {
-            JobQueues::Sqlite(pool) => {
-                let config = apalis_sqlite::Config::default().queue(TIMER_QUEUE);
-                SqliteStorage::<TimerJob>::new(pool).with_config(config).push_task(task).await.map_err(|e| e.to_string())
-            }
-            JobQueues::Postgres(pool) => {
-                let config = apalis_postgres::Config::default().queue(TIMER_QUEUE);
-                PostgresStorage::<TimerJob>::new(pool).with_config(config).push_task(task).await.map_err(|e| e.to_string())
-            }
-        };
-        ignore_duplicate(result)
+        }
     }
 }
 
-// PostgreSQL reports a repeated idempotency key as a unique violation (SQLSTATE 23505);
-// SQLite ignores the second push. Both mean the job is already queued.
-fn ignore_duplicate(result: Result<(), String>) -> Result<(), String> {
-    match result {
-        Err(message) if message.contains("23505") || message.contains("duplicate key") => Ok(()),
-        other => other,
-    }
+// PostgreSQL reports a repeated idempotency key as a unique violation (SQLSTATE 23505),
+// which means the job is already queued. SQLite skips the repeated row itself.
+fn is_duplicate(result: &Result<(), String>) -> bool {
+    matches!(result, Err(message) if message.contains("23505") || message.contains("duplicate key"))
 }
