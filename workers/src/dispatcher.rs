@@ -18,6 +18,11 @@ use crate::services::Services;
 /// Entries and timers handed out per pass.
 const BATCH: i64 = 200;
 
+/// Jobs that may wait in the queues before a pass hands out more. Claims walk past the
+/// timers and entries already handed out, so without a bound a burst of due timers
+/// would be claimed at once, and every later claim would walk the whole burst.
+const MAX_WAITING: i64 = 4 * BATCH;
+
 /// Runs until `shutdown` turns true.
 pub async fn run(services: Arc<Services>, queues: JobQueues, poll: Duration, remote_work: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     tracing::info!(poll_ms = poll.as_millis() as u64, "dispatcher started");
@@ -51,10 +56,14 @@ pub async fn run(services: Arc<Services>, queues: JobQueues, poll: Duration, rem
 pub async fn dispatch_once(services: &Services, queues: &JobQueues) -> Result<usize, String> {
     let engine = &services.engine;
     let mut handed = 0;
+    let room = MAX_WAITING - queues.waiting_jobs().await?;
+    if room <= 0 {
+        return Ok(0);
+    }
 
     // Each queue's jobs, and the timers, are pushed in one transaction per pass.
     let kinds = services.action_kinds();
-    let entries = engine.claim_due_actions(&kinds, BATCH).await.map_err(|e| e.to_string())?;
+    let entries = engine.claim_due_actions(&kinds, BATCH.min(room)).await.map_err(|e| e.to_string())?;
     let mut by_queue: BTreeMap<&'static str, Vec<ActionJob>> = BTreeMap::new();
     for entry in entries {
         let job_name = entry.action.pointer("/action/name").and_then(|v| v.as_str());
@@ -66,8 +75,12 @@ pub async fn dispatch_once(services: &Services, queues: &JobQueues) -> Result<us
         queues.push_actions(queue, jobs).await?;
     }
 
+    let timer_room = BATCH.min(room - handed as i64);
+    if timer_room <= 0 {
+        return Ok(handed);
+    }
     let timers: Vec<TimerJob> = engine
-        .claim_due_timers(BATCH)
+        .claim_due_timers(timer_room)
         .await
         .map_err(|e| e.to_string())?
         .into_iter()

@@ -103,6 +103,16 @@ impl JobQueues {
         }
     }
 
+    /// Counts the jobs of every queue that wait for a worker: pushed and not yet
+    /// started (`Pending`), or fetched into a worker's buffer (`Queued`).
+    pub async fn waiting_jobs(&self) -> Result<i64, String> {
+        let counted = match self {
+            JobQueues::Sqlite(pool) => sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE status IN ('Pending', 'Queued')").fetch_one(pool).await,
+            JobQueues::Postgres(pool) => sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE status IN ('Pending', 'Queued')").fetch_one(pool).await,
+        };
+        counted.map_err(|error| error.to_string())
+    }
+
     /// Pushes action jobs to `queue` in one transaction. A job whose key is already
     /// queued is left alone.
     pub async fn push_actions(&self, queue: &str, jobs: Vec<ActionJob>) -> Result<(), String> {
