@@ -51,6 +51,18 @@ pub async fn grow(bed: &Bed, from: i64, to: i64) -> anyhow::Result<()> {
         tx.commit().await?;
         start = end + 1;
     }
+    analyze_after_bulk_load(&bed.engine.db).await
+}
+
+/// Updates PostgreSQL's planner statistics after a bulk load, as its documentation
+/// advises. Autovacuum would do it within minutes, but until then the planner takes
+/// the tables for nearly empty: with 100,000 fresh timers it sorted every due timer
+/// for each claim of 200. On SQLite the platform keeps no statistics for these
+/// tables, and its planner's defaults already choose the ordered index.
+async fn analyze_after_bulk_load(db: &Db) -> anyhow::Result<()> {
+    if db.backend == Backend::Postgres {
+        sqlx::query("ANALYZE wf_instances, wf_history, wf_timers").execute(&db.pool).await?;
+    }
     Ok(())
 }
 
@@ -87,6 +99,7 @@ pub async fn drain_timers(bed: &Bed, count: i64) -> anyhow::Result<Measurement> 
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    analyze_after_bulk_load(&bed.engine.db).await?;
 
     let handle = runtime::start(bed.services.clone(), bed.queues.clone(), Roles { workers: true, scheduler: false }, DEFAULT_POLL);
     let started = Instant::now();
