@@ -9,12 +9,12 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::Row;
 
 use crate::auth::allowed::Staff;
 use crate::auth::Allowed;
-use crate::documents::{document_response, inline_disposition, sniff_type};
+use crate::documents::{document_entries, document_response, inline_disposition, sniff_type};
 use crate::error::ApiError;
 use crate::evidence_log;
 use crate::extract::Query;
@@ -79,14 +79,5 @@ pub async fn file_list(state: &AppState, appeal_id: &str) -> Result<Value, ApiEr
         .bind(appeal_id)
         .fetch_all(&state.engine.db.pool)
         .await?;
-    let mut files = Vec::with_capacity(rows.len());
-    for row in rows {
-        files.push(json!({
-            "seq": row.try_get::<i64, _>("seq")?,
-            "file_name": row.try_get::<String, _>("file_name")?,
-            "content_type": row.try_get::<String, _>("content_type")?,
-            "size": row.try_get::<i64, _>("size")?,
-        }));
-    }
-    Ok(Value::Array(files))
+    Ok(Value::Array(document_entries(&rows)?))
 }

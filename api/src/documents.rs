@@ -8,6 +8,9 @@ use axum::extract::Multipart;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 use crate::error::ApiError;
 
@@ -56,16 +59,38 @@ pub async fn read_form(form: &mut Multipart) -> Result<(HashMap<String, String>,
     Ok((fields, files))
 }
 
-/// Builds the response that serves a stored document to staff: `content` with
-/// `media_type` and `disposition`, kept out of caches and not type-sniffed by browsers.
-pub fn document_response(content: Vec<u8>, media_type: HeaderValue, disposition: HeaderValue) -> Response {
+/// Builds the response that serves a stored file to staff: `content` with
+/// `media_type`, kept out of caches and not type-sniffed by browsers.
+pub fn private_file_response(content: Vec<u8>, media_type: HeaderValue) -> Response {
     let mut response = content.into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, media_type);
-    headers.insert(CONTENT_DISPOSITION, disposition);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
+}
+
+/// Builds the response that serves a stored document to staff: as
+/// [`private_file_response`], with `disposition`.
+pub fn document_response(content: Vec<u8>, media_type: HeaderValue, disposition: HeaderValue) -> Response {
+    let mut response = private_file_response(content, media_type);
+    response.headers_mut().insert(CONTENT_DISPOSITION, disposition);
+    response
+}
+
+/// Lists stored documents as `[{seq, file_name, content_type, size}]`, from rows that
+/// carry these four columns, for the lists that link each document.
+pub fn document_entries(rows: &[AnyRow]) -> Result<Vec<Value>, ApiError> {
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        entries.push(json!({
+            "seq": row.try_get::<i64, _>("seq")?,
+            "file_name": row.try_get::<String, _>("file_name")?,
+            "content_type": row.try_get::<String, _>("content_type")?,
+            "size": row.try_get::<i64, _>("size")?,
+        }));
+    }
+    Ok(entries)
 }
 
 /// Returns `inline; filename*=UTF-8''<name>` with the name percent-encoded (RFC 6266 and

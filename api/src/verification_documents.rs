@@ -8,11 +8,12 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::Row;
 
 use crate::auth::allowed::Staff;
 use crate::auth::Allowed;
+use crate::documents::{document_entries, document_response};
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::AppState;
@@ -62,7 +63,7 @@ pub(crate) async fn document(State(state): State<AppState>, caller: Allowed<Staf
     tracing::info!(verification = %verification_id, seq, account = caller.account_id.as_deref().unwrap_or_default(), "verification document viewed");
 
     let media_type = HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    Ok(crate::documents::document_response(content, media_type, HeaderValue::from_static("inline")))
+    Ok(document_response(content, media_type, HeaderValue::from_static("inline")))
 }
 
 /// Returns the documents of each request in `ids`, by request id: `[{seq, file_name,
@@ -74,16 +75,7 @@ pub async fn document_lists(state: &AppState, ids: &[String]) -> Result<serde_js
             .bind(id)
             .fetch_all(&state.engine.db.pool)
             .await?;
-        let mut documents = Vec::with_capacity(rows.len());
-        for row in rows {
-            documents.push(json!({
-                "seq": row.try_get::<i64, _>("seq")?,
-                "file_name": row.try_get::<String, _>("file_name")?,
-                "content_type": row.try_get::<String, _>("content_type")?,
-                "size": row.try_get::<i64, _>("size")?,
-            }));
-        }
-        lists.insert(id.clone(), Value::Array(documents));
+        lists.insert(id.clone(), Value::Array(document_entries(&rows)?));
     }
     Ok(lists)
 }

@@ -4,9 +4,8 @@
 //! evidence access log like the case view itself.
 
 use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::HeaderValue;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,6 +13,7 @@ use sqlx::Row;
 
 use crate::auth::allowed::Staff;
 use crate::auth::Allowed;
+use crate::documents::private_file_response;
 use crate::error::ApiError;
 use crate::evidence_log;
 use crate::extract::Query;
@@ -72,12 +72,7 @@ pub async fn media(State(state): State<AppState>, caller: Allowed<Staff>, Path(c
     let (media_type, bytes) = entry_media(entry).ok_or_else(|| ApiError::not_found("review.evidence_not_found"))?;
 
     evidence_log::record(&state, &caller, &kind, &subject_id, Some(&case_id), "review").await?;
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, media_type);
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    Ok(response)
+    Ok(private_file_response(bytes, media_type))
 }
 
 /// Returns the media type and bytes of the first base64 data URL of an image or audio
