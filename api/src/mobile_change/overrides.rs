@@ -47,6 +47,22 @@ fn account_id(caller: &Caller) -> Result<String, ApiError> {
     caller.account_id.clone().ok_or_else(|| ApiError::forbidden("auth.forbidden"))
 }
 
+/// Opens a change request of `kind` for `operator`, requested by the calling admin. 202.
+async fn open_override(state: &AppState, caller: &Caller, operator: &OperatorRecord, kind: ChangeKind, body: &OverrideRequest) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let requested_by = account_id(caller)?;
+    let new = NewRequest { operator, new_mobile: &body.new_mobile, kind, reason: Some(&body.reason), requested_by: &requested_by };
+    Ok((StatusCode::ACCEPTED, Json(request::open(state, new).await?)))
+}
+
+/// Confirms the open request of `kind` for `operator_id` with the code to the new
+/// number, as changed by the calling admin.
+async fn confirm_override(state: &AppState, caller: &Caller, operator_id: &str, kind: ChangeKind, body: &OverrideConfirm) -> Result<Json<Value>, ApiError> {
+    let changed_by = account_id(caller)?;
+    let pending = apply::load_pending(state, &body.request_id, operator_id, kind).await?;
+    let codes = Codes { new_code: &body.new_code, old_code: None };
+    Ok(Json(apply::confirm(state, &pending, codes, &changed_by, None).await?))
+}
+
 /// `POST /api/units/{unit_id}/operators/{operator_id}/mobile-change {new_mobile, reason}`
 /// (the admin of the operator's unit): texts a code to the new number. 202.
 #[utoipa::path(
@@ -72,9 +88,7 @@ pub async fn unit_request(
     Json(body): Json<OverrideRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let operator = unit_operator(&state, &caller, &unit_id, &operator_id).await?;
-    let by = account_id(&caller)?;
-    let new = NewRequest { operator: &operator, new_mobile: &body.new_mobile, kind: ChangeKind::UnitOverride, reason: Some(&body.reason), requested_by: &by };
-    Ok((StatusCode::ACCEPTED, Json(request::open(&state, new).await?)))
+    open_override(&state, &caller, &operator, ChangeKind::UnitOverride, &body).await
 }
 
 /// `POST /api/units/{unit_id}/operators/{operator_id}/mobile-change/confirm {request_id,
@@ -101,9 +115,7 @@ pub async fn unit_confirm(
     Json(body): Json<OverrideConfirm>,
 ) -> Result<Json<Value>, ApiError> {
     let operator = unit_operator(&state, &caller, &unit_id, &operator_id).await?;
-    let by = account_id(&caller)?;
-    let pending = apply::load_pending(&state, &body.request_id, &operator.id, ChangeKind::UnitOverride).await?;
-    Ok(Json(apply::confirm(&state, &pending, Codes { new_code: &body.new_code, old_code: None }, &by, None).await?))
+    confirm_override(&state, &caller, &operator.id, ChangeKind::UnitOverride, &body).await
 }
 
 /// `POST /api/staff/operators/{operator_id}/mobile-change {new_mobile, reason}`
@@ -131,9 +143,7 @@ pub async fn staff_request(
     Json(body): Json<OverrideRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let operator = load_operator(&state, &operator_id).await?;
-    let by = account_id(&caller)?;
-    let new = NewRequest { operator: &operator, new_mobile: &body.new_mobile, kind: ChangeKind::AssociationOverride, reason: Some(&body.reason), requested_by: &by };
-    Ok((StatusCode::ACCEPTED, Json(request::open(&state, new).await?)))
+    open_override(&state, &caller, &operator, ChangeKind::AssociationOverride, &body).await
 }
 
 /// `POST /api/staff/operators/{operator_id}/mobile-change/confirm {request_id, new_code}`
@@ -159,7 +169,5 @@ pub async fn staff_confirm(
     Path(operator_id): Path<String>,
     Json(body): Json<OverrideConfirm>,
 ) -> Result<Json<Value>, ApiError> {
-    let by = account_id(&caller)?;
-    let pending = apply::load_pending(&state, &body.request_id, &operator_id, ChangeKind::AssociationOverride).await?;
-    Ok(Json(apply::confirm(&state, &pending, Codes { new_code: &body.new_code, old_code: None }, &by, None).await?))
+    confirm_override(&state, &caller, &operator_id, ChangeKind::AssociationOverride, &body).await
 }
