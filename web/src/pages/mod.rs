@@ -8,6 +8,7 @@ pub mod help;
 pub mod home;
 pub mod language;
 pub mod login;
+pub mod mobile_change;
 pub mod notices;
 pub mod profile;
 pub mod staff;

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::context::{PageContext, redirect};
 use crate::forms::FormErrors;
+use crate::pages::mobile_change::keeps_code_form;
 use crate::WebState;
 
 pub fn router() -> Router<WebState> {
@@ -237,18 +238,11 @@ async fn confirm_mobile_change(context: PageContext, Form(form): Form<MobileConf
         Err(problem) => {
             let errors = FormErrors::from_problem(&problem, &["new_code", "old_code"]);
             // A wrong code keeps the code form; an expired or replaced request starts over.
-            let keep = errors_keep_request(&problem.code);
+            let keep = keeps_code_form(&problem.code);
             let request_id = if keep { form.request_id.as_str() } else { "" };
             let sent = if keep { json!({ "again": true }) } else { Value::Null };
             let step = MobileStep { new_mobile: &form.new_mobile, request_id, sent, ..MobileStep::default() };
             mobile_page(&context, token, step, StatusCode::BAD_REQUEST, &errors).await
         }
     }
-}
-
-/// Returns whether the code form stays after error `code`: a wrong or missing code can
-/// be typed again, while a void code or an expired, replaced or finished request needs a
-/// new request.
-fn errors_keep_request(code: &str) -> bool {
-    matches!(code, "login.code_wrong" | "mobile_change.old_code_required")
 }

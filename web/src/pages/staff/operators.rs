@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 
 use super::beijing_times;
 use crate::context::{PageContext, Role};
-use crate::forms::FormErrors;
-use crate::pages::unit::operator::mobile_form;
+use crate::pages::mobile_change::{confirm_override, request_override};
 use crate::WebState;
 
 /// The API allows number changes to association admins only.
@@ -96,17 +95,9 @@ async fn request_mobile_change(context: PageContext, Path(operator_id): Path<Str
         Err(response) => return response,
     };
     let path = format!("/api/staff/operators/{operator_id}/mobile-change");
-    let body = json!({ "new_mobile": form.new_mobile, "reason": form.reason });
-    let (status, state) = match context.state.backend.post(&path, Some(token), context.locale, body).await {
-        Ok(reply) => {
-            let request_id = reply["request_id"].as_str().unwrap_or_default();
-            (StatusCode::OK, mobile_form(&form.new_mobile, &form.reason, request_id, reply["new_mobile_masked"].clone(), Value::Null, &FormErrors::default()))
-        }
-        Err(problem) if matches!(problem.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) => return context.fail(problem),
-        Err(problem) => {
-            let errors = FormErrors::from_problem(&problem, &["new_mobile", "reason"]);
-            (StatusCode::BAD_REQUEST, mobile_form(&form.new_mobile, &form.reason, "", Value::Null, Value::Null, &errors))
-        }
+    let (status, state) = match request_override(&context, token, &path, &form.new_mobile, &form.reason).await {
+        Ok(outcome) => outcome,
+        Err(response) => return response,
     };
     operators_page(&context, token, &form.q, Some((&operator_id, state)), status).await
 }
@@ -128,16 +119,10 @@ async fn confirm_mobile_change(context: PageContext, Path(operator_id): Path<Str
         Ok(token) => token,
         Err(response) => return response,
     };
-    let path = format!("/api/staff/operators/{operator_id}/mobile-change/confirm");
-    let body = json!({ "request_id": form.request_id, "new_code": form.new_code });
-    let (status, state) = match context.state.backend.post(&path, Some(token), context.locale, body).await {
-        Ok(reply) => (StatusCode::OK, mobile_form("", "", "", Value::Null, reply["new_mobile_masked"].clone(), &FormErrors::default())),
-        Err(problem) if matches!(problem.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => return context.fail(problem),
-        Err(problem) => {
-            let errors = FormErrors::from_problem(&problem, &["new_code"]);
-            let request_id = if problem.code == "login.code_wrong" { form.request_id.as_str() } else { "" };
-            (StatusCode::BAD_REQUEST, mobile_form("", "", request_id, Value::Null, Value::Null, &errors))
-        }
+    let path = format!("/api/staff/operators/{operator_id}/mobile-change");
+    let (status, state) = match confirm_override(&context, token, &path, &form.request_id, &form.new_code).await {
+        Ok(outcome) => outcome,
+        Err(response) => return response,
     };
     operators_page(&context, token, &form.q, Some((&operator_id, state)), status).await
 }

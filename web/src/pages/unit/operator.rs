@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::{beijing, unit_session};
 use crate::context::{PageContext, redirect};
 use crate::forms::FormErrors;
+use crate::pages::mobile_change::{confirm_override, request_override};
 use crate::WebState;
 
 pub fn router() -> Router<WebState> {
@@ -41,7 +42,8 @@ async fn show(context: PageContext, Path(operator_id): Path<String>, Query(query
 }
 
 /// Renders the operator's records with the release form's `reason` and `errors`, and
-/// the mobile change form's state `mobile` (see [`mobile_form`]).
+/// the mobile change form's state `mobile` (see
+/// [`mobile_form`](crate::pages::mobile_change::mobile_form)).
 #[allow(clippy::too_many_arguments)]
 async fn staff_page(
     context: &PageContext,
@@ -131,13 +133,6 @@ async fn release(context: PageContext, Path(operator_id): Path<String>, Form(for
     }
 }
 
-/// Describes the mobile change form for the template: the typed `new_mobile` and
-/// `reason`, the open `request_id` once a code was sent, the text saying where it went
-/// (`sent`), the new masked number once changed (`done`), and the form's errors.
-pub fn mobile_form(new_mobile: &str, reason: &str, request_id: &str, sent: Value, done: Value, errors: &FormErrors) -> Value {
-    json!({ "new_mobile": new_mobile, "reason": reason, "request_id": request_id, "sent": sent, "done": done, "errors": errors.to_json() })
-}
-
 #[derive(Deserialize)]
 struct MobileForm {
     #[serde(default)]
@@ -155,17 +150,9 @@ async fn request_mobile_change(context: PageContext, Path(operator_id): Path<Str
     };
     let year = context.state.app.today().year();
     let path = format!("/api/units/{}/operators/{operator_id}/mobile-change", unit["id"].as_str().unwrap_or_default());
-    let body = json!({ "new_mobile": form.new_mobile, "reason": form.reason });
-    let (status, mobile) = match context.state.backend.post(&path, Some(token), context.locale, body).await {
-        Ok(reply) => {
-            let request_id = reply["request_id"].as_str().unwrap_or_default();
-            (StatusCode::OK, mobile_form(&form.new_mobile, &form.reason, request_id, reply["new_mobile_masked"].clone(), Value::Null, &FormErrors::default()))
-        }
-        Err(problem) if problem.status == StatusCode::UNAUTHORIZED || problem.status == StatusCode::NOT_FOUND => return context.fail(problem),
-        Err(problem) => {
-            let errors = FormErrors::from_problem(&problem, &["new_mobile", "reason"]);
-            (StatusCode::BAD_REQUEST, mobile_form(&form.new_mobile, &form.reason, "", Value::Null, Value::Null, &errors))
-        }
+    let (status, mobile) = match request_override(&context, token, &path, &form.new_mobile, &form.reason).await {
+        Ok(outcome) => outcome,
+        Err(response) => return response,
     };
     staff_page(&context, token, &unit, &operator_id, year, "", status, &FormErrors::default(), mobile).await
 }
@@ -186,16 +173,10 @@ async fn confirm_mobile_change(context: PageContext, Path(operator_id): Path<Str
         Err(response) => return response,
     };
     let year = context.state.app.today().year();
-    let path = format!("/api/units/{}/operators/{operator_id}/mobile-change/confirm", unit["id"].as_str().unwrap_or_default());
-    let body = json!({ "request_id": form.request_id, "new_code": form.new_code });
-    let (status, mobile) = match context.state.backend.post(&path, Some(token), context.locale, body).await {
-        Ok(reply) => (StatusCode::OK, mobile_form("", "", "", Value::Null, reply["new_mobile_masked"].clone(), &FormErrors::default())),
-        Err(problem) if problem.status == StatusCode::UNAUTHORIZED => return context.fail(problem),
-        Err(problem) => {
-            let errors = FormErrors::from_problem(&problem, &["new_code"]);
-            let request_id = if problem.code == "login.code_wrong" { form.request_id.as_str() } else { "" };
-            (StatusCode::BAD_REQUEST, mobile_form("", "", request_id, Value::Null, Value::Null, &errors))
-        }
+    let path = format!("/api/units/{}/operators/{operator_id}/mobile-change", unit["id"].as_str().unwrap_or_default());
+    let (status, mobile) = match confirm_override(&context, token, &path, &form.request_id, &form.new_code).await {
+        Ok(outcome) => outcome,
+        Err(response) => return response,
     };
     staff_page(&context, token, &unit, &operator_id, year, "", status, &FormErrors::default(), mobile).await
 }
