@@ -38,8 +38,7 @@ async fn operator_of_unit(app: &TestApp) -> String {
 
 async fn account_visitor(app: &TestApp, login: &str) -> Visitor {
     let mut visitor = Visitor::new(site(app));
-    visitor.get("/login/account").await;
-    let page = visitor.post("/login/account", &[("login", login), ("password", ADMIN_PASSWORD)]).await;
+    let page = visitor.log_in_account(login, ADMIN_PASSWORD).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     visitor
 }

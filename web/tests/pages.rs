@@ -344,8 +344,7 @@ both_backends!(unit_staff_page, |db: Db| async move {
     assert_eq!(visitor.get("/unit").await.location(), "/login/account");
 
     // The unit admin sees the operator with the state's zh-CN label and masked numbers.
-    visitor.get("/login/account").await;
-    let page = visitor.post("/login/account", &[("login", "xiangtan-admin"), ("password", common::ADMIN_PASSWORD)]).await;
+    let page = visitor.log_in_account("xiangtan-admin", common::ADMIN_PASSWORD).await;
     assert_eq!(page.location(), "/unit");
     let page = visitor.get("/unit").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);

@@ -21,8 +21,7 @@ fn site(app: &TestApp) -> axum::Router {
 
 /// Logs `login` in at `/login/account` and checks the redirect to `/staff`.
 async fn log_in(visitor: &mut Visitor, login: &str) {
-    visitor.get("/login/account").await;
-    let page = visitor.post("/login/account", &[("login", login), ("password", ADMIN_PASSWORD)]).await;
+    let page = visitor.log_in_account(login, ADMIN_PASSWORD).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     assert_eq!(page.location(), "/staff");
 }

@@ -37,8 +37,7 @@ async fn staff_visitor(app: &TestApp, role: Role, login: &str) -> Visitor {
     };
     api::create_account(&app.db, &account, app.state.now_ms()).await.unwrap();
     let mut visitor = Visitor::new(site(app));
-    visitor.get("/login/account").await;
-    let page = visitor.post("/login/account", &[("login", login), ("password", common::ADMIN_PASSWORD)]).await;
+    let page = visitor.log_in_account(login, common::ADMIN_PASSWORD).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     assert_eq!(page.location(), "/staff");
     visitor
@@ -102,8 +101,7 @@ both_backends!(staff_institutions_page, |db: Db| async move {
     let admin_token = app.admin_token().await;
     app.create_unit(&admin_token, &uscc("91430100MA4L2222"), "株洲起重机械有限公司", "unit-admin-i").await;
     let mut unit_admin = Visitor::new(site(&app));
-    unit_admin.get("/login/account").await;
-    unit_admin.post("/login/account", &[("login", "unit-admin-i"), ("password", common::ADMIN_PASSWORD)]).await;
+    unit_admin.log_in_account("unit-admin-i", common::ADMIN_PASSWORD).await;
     assert_eq!(unit_admin.get("/staff/institutions").await.location(), "/unit");
 });
 
@@ -394,8 +392,7 @@ both_backends!(staff_units_page, |db: Db| async move {
     assert!(page.html.contains("长沙市芙蓉区"), "{}", page.html);
     assert!(page.html.contains("<td>正常</td>"), "{}", page.html);
     let mut unit_admin = Visitor::new(site(&app));
-    unit_admin.get("/login/account").await;
-    let page = unit_admin.post("/login/account", &[("login", "anda-admin"), ("password", common::ADMIN_PASSWORD)]).await;
+    let page = unit_admin.log_in_account("anda-admin", common::ADMIN_PASSWORD).await;
     assert_eq!(page.location(), "/unit", "{}", page.html);
 
     // The same code again is refused beside its field.

@@ -25,8 +25,7 @@ fn site(app: &TestApp) -> axum::Router {
 
 /// Logs `login` in at the account login page; returns where the login sent the visitor.
 async fn log_in(visitor: &mut Visitor, login: &str) -> String {
-    visitor.get("/login/account").await;
-    let page = visitor.post("/login/account", &[("login", login), ("password", ADMIN_PASSWORD)]).await;
+    let page = visitor.log_in_account(login, ADMIN_PASSWORD).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
     page.location().to_string()
 }

@@ -30,8 +30,7 @@ both_backends!(release_needs_confirmation, |db: Db| async move {
 
     // Another unit's admin gets the error page, not the records.
     let mut other = Visitor::new(site.clone());
-    other.get("/login/account").await;
-    let page = other.post("/login/account", &[("login", "page-other-admin"), ("password", ADMIN_PASSWORD)]).await;
+    let page = other.log_in_account("page-other-admin", ADMIN_PASSWORD).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     let page = other.get(&format!("/unit/staff/{operator_id}")).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.html);
@@ -39,8 +38,7 @@ both_backends!(release_needs_confirmation, |db: Db| async move {
 
     // The unit's own admin gets the records and the release form.
     let mut visitor = Visitor::new(site);
-    visitor.get("/login/account").await;
-    let page = visitor.post("/login/account", &[("login", "page-unit-admin"), ("password", ADMIN_PASSWORD)]).await;
+    let page = visitor.log_in_account("page-unit-admin", ADMIN_PASSWORD).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     let page = visitor.get(&format!("/unit/staff/{operator_id}")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -87,8 +85,7 @@ both_backends!(gbk_roster_through_page, |db: Db| async move {
 
     let config = web::WebConfig { site_name: None, icp_filing: None, contact: None };
     let mut visitor = Visitor::new(web::site(app.state.clone(), config));
-    visitor.get("/login/account").await;
-    let page = visitor.post("/login/account", &[("login", "gbk-unit-admin"), ("password", ADMIN_PASSWORD)]).await;
+    let page = visitor.log_in_account("gbk-unit-admin", ADMIN_PASSWORD).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     // A file that is no roster is named beside the file field.
     visitor.get("/unit/roster").await;

@@ -70,6 +70,14 @@ impl Visitor {
         self.send(request).await
     }
 
+    /// Loads `/login/account` for its CSRF token and posts `login` and `password` to
+    /// it. Returns the reply to the post: a redirect to the account's start page when
+    /// the login succeeds.
+    pub async fn log_in_account(&mut self, login: &str, password: &str) -> Page {
+        self.get("/login/account").await;
+        self.post("/login/account", &[("login", login), ("password", password)]).await
+    }
+
     /// Posts a url-encoded form with the CSRF token of the last page.
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let csrf = self.csrf.clone().expect("a page with a form was loaded before posting");
