@@ -125,9 +125,11 @@ both_backends!(appeal_files_served_to_staff, |db: Db| async move {
 
     // Missing files and appeals are 404, and only staff may open a file.
     let missing: Reply = app.get(&path(2), Some(&reviewer)).await;
-    assert_eq!((missing.status, missing.code()), (StatusCode::NOT_FOUND, "appeal.file_not_found"));
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{:?}", missing.body);
+    assert_eq!(missing.code(), "appeal.file_not_found");
     let unknown = app.get("/api/appeals/no-such-appeal/files?seq=0", Some(&reviewer)).await;
-    assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "appeal.not_found"));
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{:?}", unknown.body);
+    assert_eq!(unknown.code(), "appeal.not_found");
     let traversal = app.get(&format!("/api/appeals/{appeal_id}/files?seq=..%2F1"), Some(&reviewer)).await;
     assert_eq!(traversal.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get(&path(0), Some(&operator.token)).await.status, StatusCode::FORBIDDEN);
@@ -148,8 +150,9 @@ both_backends!(decision_notice_matches_appeal_right, |db: Db| async move {
     // can, so its notice invites the appeal.
     let reply = app.post("/api/reviews/case-accept/decision", Some(&first), json!({ "decision": "accept" })).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    let refused = post_appeal(&app, &operator, "case-accept", &[("证明.pdf", PROOF_PDF)]).await;
-    assert_eq!((refused.status, refused.code()), (StatusCode::CONFLICT, "appeal.not_appealable"));
+    let final_appeal = post_appeal(&app, &operator, "case-accept", &[("证明.pdf", PROOF_PDF)]).await;
+    assert_eq!(final_appeal.status, StatusCode::CONFLICT, "{:?}", final_appeal.body);
+    assert_eq!(final_appeal.code(), "appeal.not_appealable");
     let reply = app.post("/api/reviews/case-clear/decision", Some(&first), json!({ "decision": "clear_sessions", "reason": "人脸核验未通过" })).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let notices = decision_notices(&app, &operator.instance_id).await;
@@ -168,13 +171,14 @@ both_backends!(decision_notice_matches_appeal_right, |db: Db| async move {
     // Only the appealable notice mentions an appeal, in both locales and channels.
     let data = json!({ "name": "王小明", "item_name": "T 电梯修理", "reason": "审核通过，记录有效" });
     for channel in [Channel::Sms, Channel::Email] {
-        for (locale, word) in [("zh-CN", "申诉"), ("en", "appeal")] {
+        for (locale, word, final_words) in [("zh-CN", "申诉", "不可再申诉"), ("en", "appeal", "cannot be appealed")] {
             let open = app.state.templates.render(channel, "review_decided", locale, &data).unwrap();
             let last = app.state.templates.render(channel, "review_decided_final", locale, &data).unwrap();
-            assert!(open.body.contains(word), "{channel} {locale}: {}", open.body);
-            assert!(!open.body.contains("不可再") && !open.body.contains("cannot be appealed"), "{channel} {locale}: {}", open.body);
-            assert!(last.body.contains("审核通过，记录有效"), "{channel} {locale}: {}", last.body);
-            assert!(last.body.contains("不可再申诉") || last.body.contains("cannot be appealed"), "{channel} {locale}: {}", last.body);
+            assert!(open.body.contains(word), "{channel} {locale}: the appealable notice lacks {word:?}: {}", open.body);
+            assert!(!open.body.contains("不可再"), "{channel} {locale}: the appealable notice calls the result final: {}", open.body);
+            assert!(!open.body.contains("cannot be appealed"), "{channel} {locale}: the appealable notice calls the result final: {}", open.body);
+            assert!(last.body.contains("审核通过，记录有效"), "{channel} {locale}: the final notice lacks the reason: {}", last.body);
+            assert!(last.body.contains(final_words), "{channel} {locale}: the final notice lacks {final_words:?}: {}", last.body);
         }
     }
 });
