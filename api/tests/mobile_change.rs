@@ -134,10 +134,10 @@ both_backends!(new_number_of_another_operator_or_registration_is_refused, |db: D
     assert!(reply.message().contains("new_mobile"), "{}", reply.message());
     assert!(reply.message().contains("139****9002"), "{}", reply.message());
 
-    // A number that only asked for a login code has a registration of its own.
-    let asked = "13700137003";
-    app.request_code(asked).await;
-    let reply = app.post("/api/operator/mobile-change", Some(&token), json!({ "new_mobile": asked })).await;
+    // A number that only requested a login code has a registration of its own.
+    let login_code_mobile = "13700137003";
+    app.request_code(login_code_mobile).await;
+    let reply = app.post("/api/operator/mobile-change", Some(&token), json!({ "new_mobile": login_code_mobile })).await;
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert_eq!(reply.code(), "mobile_change.mobile_registered");
     assert_eq!(reply.body["field"], "new_mobile");

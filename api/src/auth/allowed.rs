@@ -4,8 +4,8 @@
 //! axum runs the `FromRequestParts` extractors of a handler in argument order and the
 //! body extractor (`Json`, `Multipart`, `Bytes`) last. A handler that takes a plain
 //! [`Caller`] and checks the role inside the function returns 400 for a malformed body even to
-//! a caller without the role, which tells that caller the route's body shape. A handler
-//! that takes `Allowed<R>` refuses such a caller with 401 or 403 whatever it sent.
+//! a caller without the role, which reveals the route's body shape to that caller. A
+//! handler that takes `Allowed<R>` rejects such a caller with 401 or 403 whatever it sent.
 //! Handlers that read a body or a query string take `Allowed<R>`; checks that depend on
 //! the subject (the unit admin's own unit, the operator's own enrollment) stay in the
 //! handler.
@@ -26,7 +26,7 @@ pub trait RoleSet: Send + Sync + 'static {
 }
 
 /// The caller of a route, extracted only when its role is in `R`. A request without a
-/// session is refused with 401 and a session of another role with 403.
+/// session is rejected with 401 and a session of another role with 403.
 pub struct Allowed<R: RoleSet> {
     caller: Caller,
     roles: PhantomData<R>,

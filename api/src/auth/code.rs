@@ -46,9 +46,9 @@ pub struct CodeRequest {
     mobile: String,
 }
 
-/// What a code proves. A code of one purpose never passes the check of another. The
-/// rate limits of a number count its codes of every purpose, so a change request
-/// cannot text a number more often than login code requests can.
+/// The purpose a code is issued for. A code of one purpose never passes the check of
+/// another. The rate limits of a number count its codes of every purpose, so a change
+/// request cannot text a number more often than login code requests can.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CodePurpose {
     Login,

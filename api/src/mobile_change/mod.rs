@@ -19,7 +19,7 @@
 //! Confirming ([`apply`]) changes the operator row, re-keys the registration instance,
 //! spends the codes, records the change in `mobile_changes` and in the operator's
 //! continuing-education archive (`mobile_changed`), and ends the operator's other
-//! sessions, in one transaction. The old number is then told by SMS.
+//! sessions, in one transaction. The old number is then sent an SMS.
 
 pub mod apply;
 pub mod overrides;
@@ -46,7 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/staff/operators/{operator_id}/mobile-change/confirm", post(overrides::staff_confirm))
 }
 
-/// Who asked for a change, as stored in `mobile_change_requests.kind`.
+/// The requester of a change, as stored in `mobile_change_requests.kind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
     /// The operator, with codes to both numbers.

@@ -24,9 +24,9 @@ pub struct NewRequest<'a> {
     pub requested_by: &'a str,
 }
 
-/// Returns `new_mobile` normalized, or the error that names `new_mobile` and says
-/// what to do: the number is the current one, another operator's, or has a
-/// registration of its own.
+/// Returns `new_mobile` normalized, or an error on the field `new_mobile` when the
+/// number is invalid, the current one, another operator's, or has a registration of
+/// its own.
 pub async fn check_new_mobile(state: &AppState, operator: &OperatorRecord, new_mobile: &str) -> Result<String, ApiError> {
     let mobile = domain::identity::normalize_mobile(new_mobile)
         .map_err(|_| ApiError::invalid("mobile_change.new_mobile_invalid").field("new_mobile").arg("value", new_mobile.trim()))?

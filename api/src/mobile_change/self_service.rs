@@ -53,7 +53,7 @@ pub struct SelfConfirm {
 
 /// `POST /api/operator/mobile-change/confirm {request_id, new_code, old_code}` (the
 /// operator): changes the number. The operator's other sessions end and the old
-/// number is told by SMS.
+/// number is sent an SMS.
 #[utoipa::path(
     post,
     path = "/api/operator/mobile-change/confirm",

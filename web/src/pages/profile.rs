@@ -145,7 +145,7 @@ async fn complete_info(context: PageContext, Form(form): Form<InfoForm>) -> Resp
 }
 
 /// The state of the mobile change form: the new number typed, and after the codes were
-/// sent, the request they belong to and the text saying where they went.
+/// sent, the request they belong to and the masked numbers they were sent to.
 #[derive(Default)]
 struct MobileStep<'a> {
     new_mobile: &'a str,

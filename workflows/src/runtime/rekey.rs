@@ -7,8 +7,8 @@
 //! its id, state, context, timers, inbox and history; only `subject_key` and `subject`
 //! change, and a `rekeyed` history entry records who did it and why, with both keys
 //! masked. Events sent to the instance id, and `start` for the new subject, reach the
-//! same instance afterwards. A new key that already has an instance is refused: two
-//! instances would otherwise claim one subject.
+//! same instance afterwards. A new key that already has an instance is rejected, because
+//! two instances would otherwise claim one subject.
 
 use serde_json::json;
 use sqlx::{Any, Row, Transaction};
@@ -24,7 +24,7 @@ pub struct Rekey<'a> {
     pub old_key: &'a str,
     /// The new subject parts, named as in the definition's `subject` list.
     pub new_subject: &'a [(&'a str, String)],
-    /// Who asked: an account id, `operator:<id>` or `system`.
+    /// The requester: an account id, `operator:<id>` or `system`.
     pub by: &'a str,
     pub reason: &'a str,
 }
@@ -63,12 +63,12 @@ impl Engine {
             return Err(EngineError::SubjectMismatch(rekey.definition_id.to_string()));
         }
 
-        let taken: Option<String> = sqlx::query_scalar("SELECT id FROM wf_instances WHERE definition_id = $1 AND subject_key = $2")
+        let existing_id: Option<String> = sqlx::query_scalar("SELECT id FROM wf_instances WHERE definition_id = $1 AND subject_key = $2")
             .bind(rekey.definition_id)
             .bind(&new_key)
             .fetch_optional(&mut **tx)
             .await?;
-        if taken.is_some() {
+        if existing_id.is_some() {
             return Err(EngineError::SubjectTaken(mask_key(&new_key)));
         }
 

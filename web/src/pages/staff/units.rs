@@ -132,8 +132,8 @@ fn known_regions(locale: domain::messages::Locale) -> Vec<Value> {
 /// Returns the errors for the template with the API's `admin.…` field names replaced
 /// by the form's, because a template path cannot hold a dot inside a name.
 fn form_errors(errors: &FormErrors) -> Value {
-    let mut shown = errors.to_json();
-    let fields = shown["fields"].as_object().cloned().unwrap_or_default();
+    let mut template_errors = errors.to_json();
+    let fields = template_errors["fields"].as_object().cloned().unwrap_or_default();
     let renamed: Map<String, Value> = fields
         .into_iter()
         .map(|(name, message)| {
@@ -141,14 +141,15 @@ fn form_errors(errors: &FormErrors) -> Value {
             (form_name, message)
         })
         .collect();
-    shown["fields"] = Value::Object(renamed);
-    shown
+    template_errors["fields"] = Value::Object(renamed);
+    template_errors
 }
 
 /// `POST /staff/units {name, uscc, region_code, admin_login, admin_display_name,
 /// admin_password, admin_mobile}` (association admin): registers the unit with its
-/// first admin account and shows it at the top of the register. A credit code that
-/// fails only its checksum is registered for verification, with the API's notice.
+/// first admin account and shows it at the top of the register. When a well-formed
+/// credit code has a wrong check character, the API still registers the unit, with
+/// status `pending_verification`, and the page shows the API's notice about it.
 async fn create(context: PageContext, Form(draft): Form<Draft>) -> Response {
     let token = match context.session_for(STAFF_ROLES) {
         Ok(token) => token,
