@@ -50,6 +50,7 @@ pub struct JoinRequestInput {
     request_body(content = serde_json::Value, description = "`{id_number, name, reason?}`"),
     responses(
         (status = 201, description = "The pending request", body = serde_json::Value),
+        (status = 403, description = "Caller is neither the unit's admin nor an association admin", body = crate::openapi::ErrorResponse),
         (status = 404, description = "No operator with this ID number and name", body = crate::openapi::ErrorResponse),
         (status = 409, description = "Already a member, without a unit, or a request is pending", body = crate::openapi::ErrorResponse),
     ),
@@ -161,6 +162,7 @@ pub struct DecisionInput {
     responses(
         (status = 200, description = "The decided request", body = serde_json::Value),
         (status = 400, description = "Unknown decision or missing reason", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is neither the unit's admin nor an association admin", body = crate::openapi::ErrorResponse),
         (status = 404, description = "No such request for this unit", body = crate::openapi::ErrorResponse),
         (status = 409, description = "Decided already, or the operator left the unit", body = crate::openapi::ErrorResponse),
     ),

@@ -41,6 +41,37 @@ both_backends!(openapi_lists_institution_routes, |db: Db| async move {
         assert!(paths[path][method].is_object(), "{method} {path} missing from {}", serde_json::to_string(paths).unwrap());
     }
 
+    // Routes that check the caller's role before reading the request document the 403
+    // that a caller of another role gets.
+    for (path, method) in [
+        ("/api/institutions", "post"),
+        ("/api/sync/dead-letters", "get"),
+        ("/api/reviews/{case_id}/evidence", "get"),
+        ("/api/verifications/{verification_id}/documents", "get"),
+        ("/api/appeals/{appeal_id}/files", "get"),
+        ("/api/statistics", "get"),
+        ("/api/statistics/export", "get"),
+        ("/api/units/{unit_id}/staff", "get"),
+        ("/api/units/{unit_id}/staff/export", "get"),
+        ("/api/units/{unit_id}/staff/enroll", "post"),
+        ("/api/units/{unit_id}/staff/remind", "post"),
+        ("/api/units/{unit_id}/staff/cards", "get"),
+        ("/api/units/{unit_id}/roster/preview", "post"),
+        ("/api/units/{unit_id}/join-requests", "post"),
+        ("/api/units/{unit_id}/join-requests/{request_id}/decision", "post"),
+        ("/api/operator/mobile-change", "post"),
+        ("/api/operator/mobile-change/confirm", "post"),
+        ("/api/units/{unit_id}/operators/{operator_id}/mobile-change", "post"),
+        ("/api/units/{unit_id}/operators/{operator_id}/mobile-change/confirm", "post"),
+        ("/api/staff/operators", "get"),
+        ("/api/staff/operators/{operator_id}/mobile-change", "post"),
+        ("/api/staff/operators/{operator_id}/mobile-change/confirm", "post"),
+    ] {
+        let responses = &paths[path][method]["responses"];
+        assert!(responses.is_object(), "{method} {path} has no responses");
+        assert!(responses["403"].is_object(), "{method} {path} does not document 403: {responses}");
+    }
+
     // The session webhook documents its body, its duplicate answer and its signature.
     let sessions = &paths["/api/institution/sessions"]["post"];
     assert_eq!(sessions["tags"][0], "institution");

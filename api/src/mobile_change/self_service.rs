@@ -32,6 +32,7 @@ pub struct SelfRequest {
     responses(
         (status = 202, description = "Codes sent to the new and the current number", body = serde_json::Value),
         (status = 400, description = "The new number is not a valid mainland mobile, or is the current one", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is not an operator", body = crate::openapi::ErrorResponse),
         (status = 409, description = "The new number belongs to another operator or registration", body = crate::openapi::ErrorResponse),
         (status = 429, description = "A code was sent to one of the numbers less than a minute ago, or ten today", body = crate::openapi::ErrorResponse),
     ),
@@ -62,6 +63,7 @@ pub struct SelfConfirm {
     responses(
         (status = 200, description = "The number is changed", body = serde_json::Value),
         (status = 400, description = "A code is wrong, expired or void, or the request expired", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Caller is not an operator", body = crate::openapi::ErrorResponse),
         (status = 404, description = "No open request of this operator has this id", body = crate::openapi::ErrorResponse),
         (status = 409, description = "The request was confirmed or replaced, or the number was taken meanwhile", body = crate::openapi::ErrorResponse),
     ),
