@@ -1,7 +1,7 @@
-//! The parts of the mobile number change (更换手机号) that its three pages share: the
-//! operator's own change at `/profile/mobile`, and the change of a lost number that the
-//! unit admin (`/unit/staff/{operator_id}`) or an association admin
-//! (`/staff/operators`) makes with a code that the operator reads out.
+//! The parts of the mobile number change (更换手机号) that its three pages share. The
+//! operator changes the number at `/profile/mobile`. For a lost number, the unit admin
+//! (`/unit/staff/{operator_id}`) or an association admin (`/staff/operators`) makes the
+//! change with a code that the operator reads out.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -17,10 +17,10 @@ pub fn keeps_code_form(code: &str) -> bool {
     matches!(code, "login.code_wrong" | "mobile_change.old_code_required")
 }
 
-/// Describes the form of a change made for an operator, for the `mobile_override`
-/// template: the typed `new_mobile` and `reason`, the open `request_id` once a code
-/// was sent, the masked number it was sent to (`sent`), the new masked number once
-/// changed (`done`), and the form's errors.
+/// Builds the state of the form of a change made for an operator, for the
+/// `mobile_override` template: the typed `new_mobile` and `reason`, the open
+/// `request_id` once a code was sent, the masked number it was sent to (`sent`), the
+/// new masked number once changed (`done`), and the form's errors.
 pub fn mobile_form(new_mobile: &str, reason: &str, request_id: &str, sent: Value, done: Value, errors: &FormErrors) -> Value {
     json!({ "new_mobile": new_mobile, "reason": reason, "request_id": request_id, "sent": sent, "done": done, "errors": errors.to_json() })
 }

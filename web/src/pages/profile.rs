@@ -238,9 +238,9 @@ async fn confirm_mobile_change(context: PageContext, Form(form): Form<MobileConf
         Err(problem) => {
             let errors = FormErrors::from_problem(&problem, &["new_code", "old_code"]);
             // A wrong code keeps the code form; an expired or replaced request starts over.
-            let keep = keeps_code_form(&problem.code);
-            let request_id = if keep { form.request_id.as_str() } else { "" };
-            let sent = if keep { json!({ "again": true }) } else { Value::Null };
+            let code_form_stays = keeps_code_form(&problem.code);
+            let request_id = if code_form_stays { form.request_id.as_str() } else { "" };
+            let sent = if code_form_stays { json!({ "again": true }) } else { Value::Null };
             let step = MobileStep { new_mobile: &form.new_mobile, request_id, sent, ..MobileStep::default() };
             mobile_page(&context, token, step, StatusCode::BAD_REQUEST, &errors).await
         }
