@@ -87,7 +87,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<ExitCode> {
     // Set-up runs before the first kill; the operators run while the server dies.
     let operators: Vec<_> = crate::demo::data::operators().into_iter().take(options.operators).collect();
     let base = format!("http://{listen}");
-    let setup = script::setup(&mut Client::new(base.clone())?, &db, &operators).await?;
+    let setup = script::setup(&crate::demo::client::Client::new(base.clone())?, &db, &operators).await?;
     eprintln!("崩溃演练：{} 名作业人员，{} 次强制终止（SIGKILL）", operators.len(), options.rounds);
 
     let script_dir = data_dir.clone();

@@ -1,9 +1,9 @@
 //! The scripted pipeline the drill runs while the server is being killed. Staff set
-//! up the units and an institution. Then each operator logs in by SMS code, registers,
-//! completes info, enrolls, studies twenty courses reported by the institution, and
-//! passes an exam, which staff accept on review. Each step is sent until the server
-//! answers, with one idempotency key per step, so a kill at any moment only delays the
-//! script.
+//! up the units and an institution before the first kill. Then each operator logs in by
+//! SMS code, registers, completes info, enrolls, studies twenty courses reported by the
+//! institution, and passes an exam, which staff accept on review. Each operator step is
+//! sent until the server answers, with one idempotency key per step, so a kill at any
+//! moment only delays the script.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,7 +18,9 @@ use workflows::db::Db;
 
 use super::client::{Client, Institution};
 use crate::demo::answers::answer_paper;
+use crate::demo::client::Client as DemoClient;
 use crate::demo::data::Operator;
+use crate::demo::setup::{UnitAdmin, register_institution, register_unit, staff_token};
 
 const STAFF_LOGIN: &str = "drill-admin";
 const STAFF_PASSWORD: &str = "drill-password-2026";
@@ -43,8 +45,9 @@ pub struct Setup {
     pub staff_token: String,
 }
 
-/// Creates the staff account, the operators' units and the institution.
-pub async fn setup(client: &mut Client, db: &Db, operators: &[Operator]) -> anyhow::Result<Setup> {
+/// Creates the staff account, the operators' units and the institution. It runs before
+/// the first kill, so it sends each request once, through the demo's client.
+pub async fn setup(client: &DemoClient, db: &Db, operators: &[Operator]) -> anyhow::Result<Setup> {
     let account = api::NewAccount {
         role: api::auth::Role::AssociationAdmin,
         login: STAFF_LOGIN,
@@ -55,34 +58,17 @@ pub async fn setup(client: &mut Client, db: &Db, operators: &[Operator]) -> anyh
         mobile: None,
         email: None,
     };
-    if let Err(error) = api::create_account(db, &account, Utc::now().timestamp_millis()).await {
-        if error.status() != StatusCode::CONFLICT {
-            bail!("creating the drill's staff account: {}", crate::admin_cmd::api_error_text(error).await);
-        }
-    }
-    let login = client.send(Method::POST, "/api/auth/password-login", None, Some(&json!({ "login": STAFF_LOGIN, "password": STAFF_PASSWORD })), None).await?;
-    let admin = login.body["token"].as_str().context("staff login returned no token")?.to_string();
+    let admin = staff_token(client, db, Utc::now().timestamp_millis(), &account).await?;
 
     for unit in crate::demo::data::units().into_iter().filter(|unit| operators.iter().any(|o| o.unit_uscc == unit.uscc)) {
-        let body = json!({
-            "uscc": unit.uscc, "name": unit.name, "region_code": unit.region_code,
-            "admin": { "login": format!("drill-{}", unit.uscc.to_lowercase()), "password": STAFF_PASSWORD, "display_name": unit.contact_name, "mobile": unit.contact_mobile },
-        });
-        let reply = client.send(Method::POST, "/api/units", Some(&admin), Some(&body), Some(&format!("unit-{}", unit.uscc))).await?;
-        if !reply.status.is_success() && reply.code() != "units.uscc_taken" {
-            bail!("registering unit {}: {}", unit.uscc, reply.body);
-        }
+        let login = format!("drill-{}", unit.uscc.to_lowercase());
+        let unit_admin = UnitAdmin { login: &login, password: STAFF_PASSWORD, display_name: &unit.contact_name, mobile: Some(&unit.contact_mobile) };
+        register_unit(client, &admin, &unit.uscc, &unit.name, &unit.region_code, &unit_admin).await?;
     }
 
-    let body = json!({ "name": "演练施教机构", "uscc": INSTITUTION_USCC, "items": ["T", "R1", "R2", "R3", "N1", "N2"] });
-    let reply = client.send(Method::POST, "/api/institutions", Some(&admin), Some(&body), Some("institution")).await?;
-    let institution = if reply.status.is_success() {
-        institution_from(&reply.body)?
-    } else {
-        let row: (String, String, String) = sqlx::query_as("SELECT id, key_id, secret FROM institutions WHERE uscc = $1").bind(INSTITUTION_USCC).fetch_one(&db.pool).await?;
-        institution_from(&json!({ "id": row.0, "key_id": row.1, "secret": row.2 }))?
-    };
-    Ok(Setup { institution, staff_token: admin })
+    let items = ["T", "R1", "R2", "R3", "N1", "N2"];
+    let institution = register_institution(client, db, &admin, "演练施教机构", INSTITUTION_USCC, &items).await?;
+    Ok(Setup { institution: institution_from(&institution)?, staff_token: admin })
 }
 
 fn institution_from(body: &Value) -> anyhow::Result<Institution> {

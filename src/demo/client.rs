@@ -24,6 +24,11 @@ impl Reply {
         self.status.is_success()
     }
 
+    /// Returns the API error code of the body, or "" when it has none.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
     /// Returns the body when the request succeeded, or an error naming the call.
     pub fn expect(self, what: &str) -> anyhow::Result<Value> {
         if !self.status.is_success() {

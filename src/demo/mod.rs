@@ -13,6 +13,7 @@ pub(crate) mod answers;
 pub(crate) mod client;
 pub(crate) mod data;
 pub(crate) mod people;
+pub(crate) mod setup;
 pub(crate) mod sms_stub;
 mod summary;
 mod training;
@@ -203,15 +204,8 @@ async fn play(world: &World, options: &DemoOptions) -> anyhow::Result<Tally> {
 
 /// Creates a staff account (kept on a rerun) and logs it in.
 async fn staff_token(world: &World, role: api::auth::Role, login: &str, name: &str) -> anyhow::Result<String> {
-    let password = "demo-password-2026";
-    let account = api::NewAccount { role, login, password, display_name: name, unit_id: None, institution_id: None, mobile: None, email: None };
-    if let Err(error) = api::create_account(&world.engine.db, &account, world.engine.now_ms()).await {
-        if error.status() != axum::http::StatusCode::CONFLICT {
-            anyhow::bail!("creating {login}: {}", crate::admin_cmd::api_error_text(error).await);
-        }
-    }
-    let reply = world.client.post("/api/auth/password-login", None, &json!({ "login": login, "password": password })).await?.expect("staff login")?;
-    Ok(reply["token"].as_str().unwrap_or_default().to_string())
+    let account = api::NewAccount { role, login, password: "demo-password-2026", display_name: name, unit_id: None, institution_id: None, mobile: None, email: None };
+    setup::staff_token(&world.client, &world.engine.db, world.engine.now_ms(), &account).await
 }
 
 /// The password of every demo unit admin.
@@ -228,14 +222,8 @@ async fn register_units(world: &World, admin: &str) -> anyhow::Result<HashMap<St
     for unit in data::units() {
         let login = unit_admin_login(&unit.uscc);
         let password = UNIT_ADMIN_PASSWORD;
-        let body = json!({
-            "uscc": unit.uscc, "name": unit.name, "region_code": unit.region_code,
-            "admin": { "login": login, "password": password, "display_name": unit.contact_name, "mobile": unit.contact_mobile },
-        });
-        let reply = world.client.post("/api/units", Some(admin), &body).await?;
-        if !reply.ok() && reply.status != reqwest::StatusCode::CONFLICT {
-            anyhow::bail!("registering unit {}: {}", unit.name, reply.body);
-        }
+        let unit_admin = setup::UnitAdmin { login: &login, password, display_name: &unit.contact_name, mobile: Some(&unit.contact_mobile) };
+        setup::register_unit(&world.client, admin, &unit.uscc, &unit.name, &unit.region_code, &unit_admin).await?;
         let unit_id: String = sqlx::query_scalar("SELECT id FROM units WHERE uscc = $1").bind(&unit.uscc).fetch_one(&world.engine.db.pool).await?;
         let token = world.client.post("/api/auth/password-login", None, &json!({ "login": login, "password": password })).await?.expect("unit admin login")?;
         units.insert(unit.uscc.clone(), (unit_id, token["token"].as_str().unwrap_or_default().to_string()));
@@ -275,15 +263,8 @@ async fn import_rosters(world: &World, units: &HashMap<String, (String, String)>
 
 /// Registers the demo institution (kept on a rerun) and returns its credentials.
 async fn register_institution(world: &World, admin: &str) -> anyhow::Result<Value> {
-    let uscc = "91430100MA4L00001J";
-    let body = json!({ "name": "湖南特种设备作业人员培训中心（演示）", "uscc": uscc, "items": ["T", "R1", "R2", "R3", "N1", "N2"] });
-    let reply = world.client.post("/api/institutions", Some(admin), &body).await?;
-    if reply.ok() {
-        return Ok(reply.body);
-    }
-    let row: Option<(String, String, String)> = sqlx::query_as("SELECT id, key_id, secret FROM institutions WHERE uscc = $1").bind(uscc).fetch_optional(&world.engine.db.pool).await?;
-    let (id, key_id, secret) = row.ok_or_else(|| anyhow::anyhow!("registering the institution: {}", reply.body))?;
-    Ok(json!({ "id": id, "key_id": key_id, "secret": secret }))
+    let items = ["T", "R1", "R2", "R3", "N1", "N2"];
+    setup::register_institution(&world.client, &world.engine.db, admin, "湖南特种设备作业人员培训中心（演示）", "91430100MA4L00001J", &items).await
 }
 
 /// Returns whether the operator already enrolled for the demo year, in an earlier run

@@ -15,11 +15,13 @@ use workflows::runtime::{EventIn, EventOutcome};
 
 use super::stack::Stack;
 use crate::demo::people::mask;
+use crate::demo::setup::{UnitAdmin, register_institution, register_unit, staff_token};
 
 /// The item every exam-taker studies; its courseware ships with the platform.
 pub const ITEM: &str = "T";
 
 const UNIT_USCC_BODY: &str = "91430100MA4P0001";
+const INSTITUTION_USCC_BODY: &str = "91430100MA4P0002";
 const ADMIN_LOGIN: &str = "peak-admin";
 const ADMIN_PASSWORD: &str = "peak-password-2026";
 
@@ -57,7 +59,7 @@ fn uscc(body16: &str) -> anyhow::Result<String> {
 /// The unit and institution every exam-taker belongs to.
 struct Shared {
     unit_uscc: String,
-    institution: api::institutions::CreatedInstitution,
+    institution_id: String,
     year: i32,
     /// Course code and minutes of every course of [`ITEM`] in `year`.
     courses: Vec<(String, i64)>,
@@ -107,20 +109,14 @@ async fn shared(stack: &Stack) -> anyhow::Result<Shared> {
         mobile: None,
         email: None,
     };
-    api::create_account(&stack.engine.db, &account, stack.engine.now_ms()).await.map_err(|error| anyhow::anyhow!("creating the bench admin account failed with {}", error.status()))?;
-    let login = stack.client.post("/api/auth/password-login", None, &json!({ "login": ADMIN_LOGIN, "password": ADMIN_PASSWORD })).await?.expect("admin login")?;
-    let admin = login["token"].as_str().unwrap_or_default().to_string();
+    let admin = staff_token(&stack.client, &stack.engine.db, stack.engine.now_ms(), &account).await?;
 
     let unit_uscc = uscc(UNIT_USCC_BODY)?;
-    let unit = json!({
-        "uscc": unit_uscc, "name": "压测电梯维保有限公司", "region_code": "430102",
-        "admin": { "login": "peak-unit-admin", "password": ADMIN_PASSWORD, "display_name": "单位管理员" },
-    });
-    stack.client.post("/api/units", Some(&admin), &unit).await?.expect("unit registration")?;
-    let institution = api::institutions::create_institution(&stack.state, "压测培训中心", &uscc("91430100MA4P0002")?, &[ITEM.to_string()])
-        .await
-        .map_err(|error| anyhow::anyhow!("creating the bench institution failed with {}", error.status()))?;
-    Ok(Shared { unit_uscc, institution, year, courses })
+    let unit_admin = UnitAdmin { login: "peak-unit-admin", password: ADMIN_PASSWORD, display_name: "单位管理员", mobile: None };
+    register_unit(&stack.client, &admin, &unit_uscc, "压测电梯维保有限公司", "430102", &unit_admin).await?;
+    let institution = register_institution(&stack.client, &stack.engine.db, &admin, "压测培训中心", &uscc(INSTITUTION_USCC_BODY)?, &[ITEM]).await?;
+    let institution_id = institution["id"].as_str().with_context(|| format!("the bench institution has no id: {institution}"))?.to_string();
+    Ok(Shared { unit_uscc, institution_id, year, courses })
 }
 
 /// Logs in, registers, enrolls and records the studies of exam-taker `index`.
@@ -132,7 +128,7 @@ async fn one(stack: &Stack, shared: &Shared, index: usize) -> anyhow::Result<Exa
     client.post("/api/operator/info", Some(&token), &json!({ "unit_uscc": shared.unit_uscc })).await?.expect("info completion")?;
     let enrollment = client.post("/api/enrollments", Some(&token), &json!({ "year": shared.year, "item_code": ITEM })).await?.expect("enrollment")?;
     let enrollment_id = enrollment["id"].as_str().unwrap_or_default().to_string();
-    let handoff = json!({ "institution_id": shared.institution.id });
+    let handoff = json!({ "institution_id": shared.institution_id });
     client.post(&format!("/api/enrollments/{enrollment_id}/handoff"), Some(&token), &handoff).await?.expect("hand-off")?;
 
     record_studies(stack, shared, &enrollment_id, index).await?;
@@ -162,7 +158,7 @@ async fn record_studies(stack: &Stack, shared: &Shared, enrollment_id: &str, ind
         )
         .bind(api::db::new_id())
         .bind(format!("peak-{enrollment_id}-{course}"))
-        .bind(&shared.institution.id)
+        .bind(&shared.institution_id)
         .bind(enrollment_id)
         .bind(&operator_id)
         .bind(&unit_id)
