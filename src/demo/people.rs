@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::client::Client;
 use super::data::Operator;
+use super::sms_stub::SmsStub;
 use super::world::World;
 
 /// What happens to one operator in the demo year.
@@ -49,31 +50,36 @@ impl Person {
     }
 }
 
-/// Logs the operator in by SMS code, reading the code from the SMS outbox as a test
-/// would, and returns the token and the next step the API named.
-pub async fn login(world: &World, person: &Person) -> anyhow::Result<(String, String)> {
-    let mobile = &person.operator.mobile;
-    let before = codes_for(world, mobile).len();
-    world.client.post("/api/auth/code", None, &json!({ "mobile": mobile })).await?.expect("login code request")?;
+/// Maximum wait of the demo for a login code to reach the SMS provider stub.
+const LOGIN_CODE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-    let mut code = None;
-    for _ in 0..2000 {
-        let codes = codes_for(world, mobile);
+/// Logs the operator in by SMS code and returns the token and the next step the API named.
+pub async fn login(world: &World, person: &Person) -> anyhow::Result<(String, String)> {
+    login_by_sms(&world.client, &world.sms, &person.operator.mobile, LOGIN_CODE_TIMEOUT).await
+}
+
+/// Requests a login code for `mobile`, reads it from the SMS provider stub as a test
+/// would, logs in with it and returns the session token and the next step the API named.
+/// Fails when no new code reaches the stub within `timeout`.
+pub async fn login_by_sms(client: &Client, sms: &SmsStub, mobile: &str, timeout: std::time::Duration) -> anyhow::Result<(String, String)> {
+    let before = sms.login_codes(mobile).len();
+    client.post("/api/auth/code", None, &json!({ "mobile": mobile })).await?.expect("login code request")?;
+
+    let deadline = std::time::Instant::now() + timeout;
+    let code = loop {
+        let codes = sms.login_codes(mobile);
         if codes.len() > before {
-            code = codes.last().cloned();
-            break;
+            break codes.last().cloned().unwrap_or_default();
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("no login code reached the SMS provider stub for {} within {} s", mask(mobile), timeout.as_secs());
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let code = code.ok_or_else(|| anyhow::anyhow!("no login code reached the SMS provider stub for {}", mask(mobile)))?;
-    let reply = world.client.post("/api/auth/login", None, &json!({ "mobile": mobile, "code": code })).await?.expect("login")?;
+    };
+    let reply = client.post("/api/auth/login", None, &json!({ "mobile": mobile, "code": code })).await?.expect("login")?;
     let token = reply["token"].as_str().unwrap_or_default().to_string();
     let next = reply["next"].as_str().unwrap_or_default().to_string();
     Ok((token, next))
-}
-
-fn codes_for(world: &World, mobile: &str) -> Vec<String> {
-    world.sms.login_codes(mobile)
 }
 
 /// Reports one study session as the institution does: signed, with a statement id

@@ -14,7 +14,7 @@ use serde_json::json;
 use workflows::runtime::{EventIn, EventOutcome};
 
 use super::stack::Stack;
-use crate::demo::people::mask;
+use crate::demo::people::login_by_sms;
 use crate::demo::setup::{UnitAdmin, register_institution, register_unit, staff_token};
 
 /// The item every exam-taker studies; its courseware ships with the platform.
@@ -24,6 +24,10 @@ const UNIT_USCC_BODY: &str = "91430100MA4P0001";
 const INSTITUTION_USCC_BODY: &str = "91430100MA4P0002";
 const ADMIN_LOGIN: &str = "peak-admin";
 const ADMIN_PASSWORD: &str = "peak-password-2026";
+
+/// Maximum wait for a login code to reach the SMS provider stub while many exam-takers
+/// are set up at once.
+const LOGIN_CODE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One exam-taker ready for the timed run.
 #[derive(Clone, Debug)]
@@ -122,7 +126,7 @@ async fn shared(stack: &Stack) -> anyhow::Result<Shared> {
 /// Logs in, registers, enrolls and records the studies of exam-taker `index`.
 async fn one(stack: &Stack, shared: &Shared, index: usize) -> anyhow::Result<ExamTaker> {
     let person = identity(index)?;
-    let token = login(stack, &person.mobile).await?;
+    let (token, _) = login_by_sms(&stack.client, &stack.sms, &person.mobile, LOGIN_CODE_TIMEOUT).await?;
     let client = &stack.client;
     client.post("/api/operator/register", Some(&token), &json!({ "name": person.name, "id_number": person.id_number })).await?.expect("registration")?;
     client.post("/api/operator/info", Some(&token), &json!({ "unit_uscc": shared.unit_uscc })).await?.expect("info completion")?;
@@ -179,21 +183,4 @@ async fn record_studies(stack: &Stack, shared: &Shared, enrollment_id: &str, ind
         anyhow::bail!("courses_updated was not applied to enrollment {enrollment_id}: {outcome:?}");
     }
     Ok(())
-}
-
-/// Logs in by SMS code, read from the SMS provider stub, and returns the session token.
-async fn login(stack: &Stack, mobile: &str) -> anyhow::Result<String> {
-    stack.client.post("/api/auth/code", None, &json!({ "mobile": mobile })).await?.expect("login code request")?;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let code = loop {
-        if let Some(code) = stack.sms.login_codes(mobile).pop() {
-            break code;
-        }
-        if Instant::now() > deadline {
-            anyhow::bail!("no login code reached the SMS provider stub for {} within 120 s", mask(mobile));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let reply = stack.client.post("/api/auth/login", None, &json!({ "mobile": mobile, "code": code })).await?.expect("login")?;
-    Ok(reply["token"].as_str().unwrap_or_default().to_string())
 }
