@@ -265,34 +265,39 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Load test of the exam peak: concurrent exam-takers through consent, exam start, the paper, autosaves, submit and the result over loopback; latency per step, throughput and errors beside the previous run. Built with `--features exam-peak`.
+    /// Load test of the exam peak, when many exam-takers sit the exam at once.
+    ///
+    /// Every exam-taker goes over loopback through proctoring consent, exam start, the
+    /// paper, autosaves, submit and the result. The report gives the latency of each
+    /// step, throughput and errors beside the previous run. Built with
+    /// `--features exam-peak`.
     #[cfg(feature = "exam-peak")]
     ExamPeak {
         /// Backends to measure, each on a new database.
         #[arg(long, value_enum, default_value_t = BenchBackend::Sqlite)]
         backend: BenchBackend,
-        /// PostgreSQL server on which the test creates and then drops its database (CERTFLOW_BENCH_POSTGRES).
+        /// Administrative URL of the PostgreSQL server where the test creates and drops its database.
         #[arg(long, env = "CERTFLOW_BENCH_POSTGRES", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
         postgres: String,
-        /// Concurrent exam-takers, each with an operator, an enrollment and a session of its own.
+        /// Number of concurrent exam-takers, each with its own operator, enrollment and session.
         #[arg(long, default_value_t = 2_000)]
         users: usize,
-        /// Exam-takers started per second at the beginning of the run.
+        /// Exam-takers started per second at the beginning of the run, at least 0.1.
         #[arg(long, default_value_t = 200.0)]
         ramp: f64,
-        /// Autosaves of answers per exam-taker between the paper and the submission.
+        /// Number of answer autosaves per exam-taker between the paper and the submission, at least 1.
         #[arg(long, default_value_t = 5)]
         autosaves: usize,
-        /// Shortest think time between two steps of one exam-taker, in milliseconds.
+        /// Minimum think time between two steps of one exam-taker, in milliseconds.
         #[arg(long, default_value_t = 1_000)]
         think_min_ms: u64,
-        /// Longest think time between two steps of one exam-taker, in milliseconds.
+        /// Maximum think time between two steps of one exam-taker, in milliseconds.
         #[arg(long, default_value_t = 3_000)]
         think_max_ms: u64,
-        /// Exam-takers set up concurrently through the API before the timed run.
+        /// Number of exam-takers set up concurrently through the API before the timed run, at least 1.
         #[arg(long, default_value_t = 32)]
         setup_tasks: usize,
-        /// JSON report: the previous run is read from it for comparison, then replaced.
+        /// Path of the JSON report, read as the previous run for comparison and then replaced.
         #[arg(long, default_value = "bench-results/exam-peak.json")]
         report: PathBuf,
         /// Print the report as JSON instead of tables.
