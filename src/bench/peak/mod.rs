@@ -74,9 +74,9 @@ pub async fn run(options: ExamPeakOptions) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-fn progress(options: &ExamPeakOptions, backend: Backend, what: &str) {
+fn progress(options: &ExamPeakOptions, backend: Backend, message: &str) {
     if !options.json {
-        eprintln!("[exam-peak {}] {what}", backend_name(backend));
+        eprintln!("[exam-peak {}] {message}", backend_name(backend));
     }
 }
 
@@ -100,8 +100,8 @@ async fn measure_backend(backend: Backend, url: &str, options: &ExamPeakOptions)
 }
 
 /// Raises the soft open-file limit of this process to its hard limit and returns the
-/// soft limit in force. Every user holds one loopback connection, whose two ends are
-/// both in this process.
+/// soft limit in force. Every user keeps one loopback connection open, and both of its
+/// ends are in this process.
 fn raise_open_file_limit() -> anyhow::Result<u64> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit and setrlimit only read and write the struct passed.
