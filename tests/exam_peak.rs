@@ -19,10 +19,9 @@ fn run_exam_peak(report: &std::path::Path) -> serde_json::Value {
         .output()
         .expect("run certflow");
     assert!(output.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    // The report is the last line; goose may print progress lines before it.
+    // With --json the report is the whole of standard output.
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().rev().find(|line| !line.trim().is_empty()).expect("a report on stdout");
-    serde_json::from_str(last).expect("one JSON object")
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|error| panic!("stdout is not one JSON object ({error}):\n{stdout}"))
 }
 
 fn figure<'a>(figures: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {

@@ -99,6 +99,7 @@ pub async fn run(base_url: &str, takers: Vec<ExamTaker>, bank: HashMap<String, Q
     scenario = scenario.register_transaction(transaction(&context, result).set_name("result"));
 
     let ramp = format!("{}", options.ramp_per_second.max(0.1));
+    let stdout_guard = super::stdout_guard::StdoutToStderr::redirect()?;
     let metrics = GooseAttack::initialize_with_config(GooseConfiguration::default())?
         .register_scenario(scenario)
         .set_default(GooseDefault::Host, base_url)?
@@ -111,7 +112,9 @@ pub async fn run(base_url: &str, takers: Vec<ExamTaker>, bank: HashMap<String, Q
         .set_default(GooseDefault::NoErrorSummary, true)?
         .set_default(GooseDefault::Quiet, 1usize)?
         .execute()
-        .await?;
+        .await;
+    drop(stdout_guard);
+    let metrics = metrics?;
 
     let first = context.first_sent.load(Ordering::Relaxed);
     let last = context.last_received.load(Ordering::Relaxed);

@@ -13,6 +13,7 @@ mod figures;
 mod flow;
 mod seed;
 mod stack;
+mod stdout_guard;
 
 use std::path::PathBuf;
 use std::time::Duration;
