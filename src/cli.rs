@@ -32,6 +32,9 @@ pub enum Command {
         /// Run only this role; several processes with different roles may share one PostgreSQL database.
         #[arg(long, value_enum, default_value_t = Role::All)]
         role: Role,
+        /// Address on which a worker or scheduler process serves /healthz, /readyz and /metrics. Those roles serve no API, so without it they have no listener. The api and all roles serve the probes on --listen and reject this option.
+        #[arg(long)]
+        probes: Option<SocketAddr>,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -380,7 +383,7 @@ pub enum CheckKind {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen, role } => serve_cmd::serve(listen, role).await,
+        Command::Serve { listen, role, probes } => serve_cmd::serve(listen, role, probes).await,
         Command::Migrate => serve_cmd::migrate_only().await,
         Command::Check { kind, value } => Ok(check_cmd::check(kind, &value)),
         Command::Definitions { command: DefinitionsCommand::Validate { dir, json, lang } } => definitions_cmd::validate(&dir, json, &lang),

@@ -13,7 +13,10 @@ use crate::cli::Role;
 use crate::config::Config;
 use crate::platform;
 
-pub async fn serve(listen: SocketAddr, role: Role) -> anyhow::Result<ExitCode> {
+pub async fn serve(listen: SocketAddr, role: Role, probes: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    if probes.is_some() && matches!(role, Role::All | Role::Api) {
+        anyhow::bail!("--probes 只用于 worker 与 scheduler 角色；api 角色在 --listen 上提供探针 / --probes is for the worker and scheduler roles; the api role serves the probes on --listen");
+    }
     let config = Config::from_env()?;
     let platform = platform::build(&config, Arc::new(SystemClock)).await?;
     let queues = JobQueues::connect(&platform.engine.db.url).await?;
@@ -41,6 +44,13 @@ pub async fn serve(listen: SocketAddr, role: Role) -> anyhow::Result<ExitCode> {
         eprintln!("certflow 已启动：http://{listen}（数据库 {}）", platform::redact(&config.database_url));
         tracing::info!(%listen, "API listening");
         axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    } else if let Some(probes) = probes {
+        // Worker and scheduler processes serve only the probes, so that each process of a
+        // split deployment can be health-checked and scraped.
+        let state = api::AppState::with_courseware(platform.engine.clone(), platform.services.courseware.clone());
+        let listener = tokio::net::TcpListener::bind(probes).await?;
+        tracing::info!(%probes, ?role, "probes listening");
+        axum::serve(listener, api::probes_router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     } else {
         shutdown_signal().await;
     }

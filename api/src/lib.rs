@@ -151,6 +151,16 @@ impl AppState {
     }
 }
 
+/// Builds the router of the operations probes alone (`/healthz`, `/readyz`, `/metrics`),
+/// for worker and scheduler processes, which serve no API.
+pub fn probes_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(ops::healthz))
+        .route("/readyz", axum::routing::get(ops::readyz))
+        .merge(metrics::router())
+        .with_state(state)
+}
+
 /// Builds the API's router with all routes and layers.
 pub fn router(state: AppState) -> Router {
     Router::new()
