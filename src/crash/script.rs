@@ -2,7 +2,7 @@
 //! up the units and an institution before the first kill. Then each operator logs in by
 //! SMS code, registers, completes info, enrolls, studies twenty courses reported by the
 //! institution, and passes an exam, which staff accept on review. Each operator step is
-//! sent until the server answers, with one idempotency key per step, so a kill at any
+//! sent until the server responds, with one idempotency key per step, so a kill at any
 //! moment only delays the script.
 
 use std::collections::HashMap;

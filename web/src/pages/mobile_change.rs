@@ -17,10 +17,10 @@ pub fn keeps_code_form(code: &str) -> bool {
     matches!(code, "login.code_wrong" | "mobile_change.old_code_required")
 }
 
-/// Builds the state of the form of a change made for an operator, for the
-/// `mobile_override` template: the typed `new_mobile` and `reason`, the open
-/// `request_id` once a code was sent, the masked number it was sent to (`sent`), the
-/// new masked number once changed (`done`), and the form's errors.
+/// Builds the `mobile_override` template's form state for a change made for an
+/// operator. It contains the typed `new_mobile` and `reason`, and the form's errors.
+/// Once a code was sent it also contains the open `request_id` and the masked number
+/// the code went to (`sent`), and once the number changed, the new masked number (`done`).
 pub fn mobile_form(new_mobile: &str, reason: &str, request_id: &str, sent: Value, done: Value, errors: &FormErrors) -> Value {
     json!({ "new_mobile": new_mobile, "reason": reason, "request_id": request_id, "sent": sent, "done": done, "errors": errors.to_json() })
 }
